@@ -1,0 +1,150 @@
+/// Streams JSON into a byte buffer, formatted as MLflow's server formats it.
+///
+/// MLflow answers with `json.dumps(message, indent=2)`: two-space indentation, `": "` after keys,
+/// non-ASCII characters escaped as `\uXXXX`. The writer reproduces that byte for byte, and can also
+/// write compact JSON. It never builds an intermediate tree, so large answers (metric histories)
+/// cost one pass.
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    private let pretty: Bool
+    /// One entry per open container: whether it already holds an element.
+    private var hasElements: [Bool] = []
+
+    public init(pretty: Bool = true, reserve: Int = 256) {
+        self.pretty = pretty
+        bytes.reserveCapacity(reserve)
+    }
+
+    // MARK: - Containers
+
+    public mutating func beginObject() { beginValue(); bytes.append(UInt8(ascii: "{")); hasElements.append(false) }
+    public mutating func endObject() { close(UInt8(ascii: "}")) }
+    public mutating func beginArray() { beginValue(); bytes.append(UInt8(ascii: "[")); hasElements.append(false) }
+    public mutating func endArray() { close(UInt8(ascii: "]")) }
+
+    /// Writes an object key; the next call writes its value.
+    public mutating func key(_ name: String) {
+        separate()
+        writeEscaped(name)
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(UInt8(ascii: " "))
+        pendingKey = true
+    }
+
+    // MARK: - Scalars
+
+    public mutating func string(_ value: String) { beginValue(); writeEscaped(value) }
+    public mutating func int(_ value: Int64) { beginValue(); bytes.append(contentsOf: String(value).utf8) }
+    public mutating func bool(_ value: Bool) { beginValue(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
+    public mutating func null() { beginValue(); bytes.append(contentsOf: "null".utf8) }
+
+    /// Writes a double as protobuf's JSON mapping does: NaN and infinities as strings, others as
+    /// Python's `repr` (shortest round-trip form, always with a fraction or exponent).
+    public mutating func double(_ value: Double) {
+        if value.isNaN { string("NaN"); return }
+        if value.isInfinite { string(value > 0 ? "Infinity" : "-Infinity"); return }
+        beginValue()
+        bytes.append(contentsOf: value.description.utf8)
+    }
+
+    /// Copies raw, already valid JSON (a stored blob).
+    public mutating func raw(_ json: String) { beginValue(); bytes.append(contentsOf: json.utf8) }
+
+    // MARK: - Conveniences
+
+    public mutating func field(_ name: String, _ value: String) { key(name); string(value) }
+    public mutating func field(_ name: String, _ value: Int64) { key(name); int(value) }
+    public mutating func field(_ name: String, _ value: Double) { key(name); double(value) }
+    public mutating func field(_ name: String, _ value: Bool) { key(name); bool(value) }
+    public mutating func optionalField(_ name: String, _ value: String?) { if let value { field(name, value) } }
+    public mutating func optionalField(_ name: String, _ value: Int64?) { if let value { field(name, value) } }
+
+    /// Writes the value, then returns the finished document.
+    public static func encode(pretty: Bool = true, _ body: (inout JSONWriter) -> Void) -> [UInt8] {
+        var writer = JSONWriter(pretty: pretty)
+        body(&writer)
+        return writer.bytes
+    }
+
+    /// Writes any `JSONValue` tree.
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: null()
+        case .bool(let flag): bool(flag)
+        case .number(let text): beginValue(); bytes.append(contentsOf: text.utf8)
+        case .string(let text): string(text)
+        case .array(let elements):
+            beginArray()
+            for element in elements { self.value(element) }
+            endArray()
+        case .object(let object):
+            beginObject()
+            for member in object.members {
+                key(member.key)
+                self.value(member.value)
+            }
+            endObject()
+        }
+    }
+
+    // MARK: - Layout
+
+    private var pendingKey = false
+
+    private mutating func beginValue() {
+        if pendingKey { pendingKey = false; return }
+        separate()
+    }
+
+    private mutating func separate() {
+        guard !hasElements.isEmpty else { return }
+        if hasElements[hasElements.count - 1] {
+            bytes.append(UInt8(ascii: ","))
+        } else {
+            hasElements[hasElements.count - 1] = true
+        }
+        newlineIfPretty()
+    }
+
+    private mutating func newlineIfPretty() {
+        guard pretty else { return }
+        bytes.append(UInt8(ascii: "\n"))
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * hasElements.count))
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        let hadElements = hasElements.removeLast()
+        if hadElements, pretty {
+            bytes.append(UInt8(ascii: "\n"))
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * hasElements.count))
+        }
+        bytes.append(bracket)
+    }
+
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private mutating func writeEscaped(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for unit in text.utf16 {
+            switch unit {
+            case 0x22: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\""))
+            case 0x5C: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
+            case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+            case 0x08: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "b"))
+            case 0x0C: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "f"))
+            case 0x20..<0x7F: bytes.append(UInt8(unit))
+            default:
+                // Control characters and everything beyond ASCII, as Python's ensure_ascii does.
+                bytes.append(UInt8(ascii: "\\"))
+                bytes.append(UInt8(ascii: "u"))
+                bytes.append(Self.hex[Int(unit >> 12) & 0xF])
+                bytes.append(Self.hex[Int(unit >> 8) & 0xF])
+                bytes.append(Self.hex[Int(unit >> 4) & 0xF])
+                bytes.append(Self.hex[Int(unit) & 0xF])
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

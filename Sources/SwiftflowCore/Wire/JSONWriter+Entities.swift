@@ -1,0 +1,101 @@
+/// MLflow's JSON form of each entity: proto field names, in proto field order, absent fields omitted.
+extension JSONWriter {
+    public mutating func keyValues(_ name: String, _ items: [KeyValue]) {
+        guard !items.isEmpty else { return }
+        key(name)
+        beginArray()
+        for item in items {
+            beginObject()
+            field("key", item.key)
+            field("value", item.value)
+            endObject()
+        }
+        endArray()
+    }
+
+    public mutating func experiment(_ experiment: Experiment) {
+        beginObject()
+        field("experiment_id", experiment.experimentId)
+        field("name", experiment.name)
+        field("artifact_location", experiment.artifactLocation)
+        field("lifecycle_stage", experiment.lifecycleStage.rawValue)
+        field("last_update_time", experiment.lastUpdateTime)
+        field("creation_time", experiment.creationTime)
+        keyValues("tags", experiment.tags)
+        field("workspace", "default")
+        endObject()
+    }
+
+    public mutating func metric(_ metric: Metric) {
+        beginObject()
+        field("key", metric.key)
+        field("value", metric.value)
+        field("timestamp", metric.timestamp)
+        field("step", metric.step)
+        endObject()
+    }
+
+    public mutating func runInfo(_ info: RunInfo) {
+        beginObject()
+        field("run_uuid", info.runId)
+        field("experiment_id", info.experimentId)
+        field("run_name", info.runName)
+        field("user_id", info.userId)
+        field("status", info.status.rawValue)
+        field("start_time", info.startTime)
+        optionalField("end_time", info.endTime)
+        field("artifact_uri", info.artifactUri)
+        field("lifecycle_stage", info.lifecycleStage.rawValue)
+        field("run_id", info.runId)
+        endObject()
+    }
+
+    public mutating func dataset(_ dataset: Dataset) {
+        beginObject()
+        field("name", dataset.name)
+        field("digest", dataset.digest)
+        field("source_type", dataset.sourceType)
+        field("source", dataset.source)
+        optionalField("schema", dataset.schema)
+        optionalField("profile", dataset.profile)
+        endObject()
+    }
+
+    public mutating func run(_ run: Run, includeOutputs: Bool = true) {
+        beginObject()
+        key("info")
+        runInfo(run.info)
+        key("data")
+        beginObject()
+        if !run.metrics.isEmpty {
+            key("metrics")
+            beginArray()
+            for item in run.metrics { metric(item) }
+            endArray()
+        }
+        keyValues("params", run.params)
+        keyValues("tags", run.tags)
+        endObject()
+        key("inputs")
+        beginObject()
+        if !run.inputs.isEmpty {
+            key("dataset_inputs")
+            beginArray()
+            for input in run.inputs {
+                beginObject()
+                keyValues("tags", input.tags)
+                key("dataset")
+                dataset(input.dataset)
+                endObject()
+            }
+            endArray()
+        }
+        endObject()
+        if includeOutputs {
+            key("outputs")
+            beginObject()
+            endObject()
+        }
+        endObject()
+    }
+}

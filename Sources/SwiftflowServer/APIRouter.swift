@@ -1,0 +1,103 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SwiftflowCore
+
+/// Registers MLflow REST handlers under both `/api/2.0/mlflow` and the UI's `/ajax-api/2.0/mlflow`.
+struct APIRouter<Context: RequestContext> {
+    let router: Router<Context>
+    static var prefixes: [String] { ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] }
+
+    typealias Handler = @Sendable (MLflowRequest) async throws -> Response
+
+    /// Adds `handler` for `method` on `path` (relative to the MLflow prefix).
+    func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
+        for prefix in Self.prefixes {
+            router.on(RouterPath(prefix + path), method: method) { request, context in
+                try await handler(try await Self.decode(request, context: context))
+            }
+        }
+    }
+
+    /// Reads the request's fields: the query string for GET, the JSON body otherwise.
+    static func decode(_ request: Request, context: Context) async throws -> MLflowRequest {
+        if request.method == .get {
+            var members: [(key: String, value: JSONValue)] = []
+            var positions: [String: Int] = [:]
+            for pair in (request.uri.query ?? "").split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = formDecode(parts[0])
+                let text = parts.count > 1 ? formDecode(parts[1]) : ""
+                if let index = positions[name] {
+                    // Repeated query keys make a repeated field.
+                    switch members[index].value {
+                    case .array(let values): members[index].value = .array(values + [.string(text)])
+                    case let single: members[index].value = .array([single, .string(text)])
+                    }
+                } else {
+                    positions[name] = members.count
+                    members.append((name, .string(text)))
+                }
+            }
+            return MLflowRequest(fields: JSONObject(members))
+        }
+        guard let contentType = request.headers[.contentType] else {
+            throw SwiftflowError.invalidParameter("Bad Request. Content-Type header is missing.")
+        }
+        guard contentType.lowercased().hasPrefix("application/json") else {
+            throw SwiftflowError.invalidParameter("Bad Request. Content-Type must be one of ['application/json'].")
+        }
+        let buffer = try await request.body.collect(upTo: Limits.maxRequestBodySize)
+        if buffer.readableBytes == 0 { return MLflowRequest(fields: JSONObject()) }
+        let value = try buffer.withUnsafeReadableBytes { bytes throws(SwiftflowError) in try JSONParser.parse(bytes) }
+        guard case .object(let object) = value else {
+            throw SwiftflowError.invalidParameter("The request body must be a JSON object.")
+        }
+        return MLflowRequest(fields: object)
+    }
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
+func formDecode(_ text: Substring) -> String {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(text.utf8.count)
+    var iterator = text.utf8.makeIterator()
+    func hexValue(_ byte: UInt8?) -> UInt8? {
+        switch byte {
+        case .some(let b) where (0x30...0x39).contains(b): b - 0x30
+        case .some(let b) where (0x41...0x46).contains(b): b - 0x41 + 10
+        case .some(let b) where (0x61...0x66).contains(b): b - 0x61 + 10
+        default: nil
+        }
+    }
+    while let byte = iterator.next() {
+        switch byte {
+        case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+        case UInt8(ascii: "%"):
+            let high = iterator.next()
+            let low = iterator.next()
+            if let h = hexValue(high), let l = hexValue(low) {
+                bytes.append(h << 4 | l)
+            } else {
+                bytes.append(byte)
+                if let high { bytes.append(high) }
+                if let low { bytes.append(low) }
+            }
+        default: bytes.append(byte)
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// JSON answers, written the way MLflow writes them.
+enum JSONResponse {
+    static func make(_ body: (inout JSONWriter) -> Void) -> Response {
+        let bytes = JSONWriter.encode(body)
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: buffer))
+    }
+
+    /// `{}`, MLflow's answer to most writes.
+    static var empty: Response { make { $0.beginObject(); $0.endObject() } }
+}

@@ -1,0 +1,66 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import SwiftflowCore
+
+/// Turns every error into MLflow's JSON error body with MLflow's HTTP status.
+///
+/// Unknown errors become `INTERNAL_ERROR` with a generic message; their cause goes to the log only.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as SwiftflowError {
+            if error.code == .internalError {
+                context.logger.error("\(request.method) \(request.uri.path) failed: \(error) cause: \(String(describing: error.cause))")
+            }
+            return Self.response(for: error)
+        } catch let error as HTTPError {
+            switch error.status {
+            case .notFound:
+                return Self.response(for: SwiftflowError(
+                    .endpointNotFound, "No API endpoint \(request.method) \(request.uri.path)"), status: .notFound)
+            case .methodNotAllowed:
+                return Self.response(for: SwiftflowError(
+                    .endpointNotFound, "Method \(request.method) is not allowed for \(request.uri.path)"), status: .methodNotAllowed)
+            case .contentTooLarge:
+                return Self.response(for: SwiftflowError(
+                    .invalidParameterValue, "The request body is larger than \(Limits.maxRequestBodySize) bytes."),
+                    status: .contentTooLarge)
+            default:
+                return Self.response(
+                    for: SwiftflowError(.badRequest, error.body ?? error.status.reasonPhrase), status: error.status)
+            }
+        } catch {
+            context.logger.error("\(request.method) \(request.uri.path) failed: \(String(reflecting: error))")
+            return Self.response(for: SwiftflowError(.internalError, "An internal error occurred."))
+        }
+    }
+
+    /// MLflow's mapping from error code to HTTP status.
+    static func status(for code: SwiftflowError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .resourceDoesNotExist, .endpointNotFound: .notFound
+        case .unauthenticated: .unauthorized
+        case .permissionDenied: .forbidden
+        case .resourceConflict: .conflict
+        case .requestLimitExceeded: .tooManyRequests
+        case .internalError: .internalServerError
+        case .notImplemented: .notImplemented
+        default: .badRequest
+        }
+    }
+
+    static func response(for error: SwiftflowError, status: HTTPResponse.Status? = nil) -> Response {
+        // MLflow writes error bodies with json.dumps defaults: one line, ", " and ": ".
+        var body = "{\"error_code\": "
+        body += String(decoding: JSONWriter.encode(pretty: false) { $0.string(error.code.rawValue) }, as: UTF8.self)
+        body += ", \"message\": "
+        body += String(decoding: JSONWriter.encode(pretty: false) { $0.string(error.message) }, as: UTF8.self)
+        body += "}"
+        return Response(
+            status: status ?? Self.status(for: error.code),
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+}

@@ -1,0 +1,154 @@
+import Hummingbird
+import SwiftflowCore
+import SwiftflowStore
+
+/// `runs/*` and `metrics/*` of MLflow's REST API.
+struct RunRoutes {
+    let store: any TrackingStore
+
+    func register<Context: RequestContext>(on api: APIRouter<Context>) {
+        let store = self.store
+        api.on(.post, "/runs/create") { request in
+            let run = try await store.createRun(
+                experimentId: try request.string("experiment_id") ?? "0",
+                userId: try request.string("user_id") ?? "",
+                startTime: try request.int64("start_time") ?? 0,
+                runName: try request.string("run_name"),
+                tags: try request.keyValues("tags"))
+            return JSONResponse.make { w in
+                w.beginObject(); w.key("run"); w.run(run, includeOutputs: false); w.endObject()
+            }
+        }
+        api.on(.get, "/runs/get") { request in
+            let run = try await store.getRun(id: try request.requiredString("run_id", "run_uuid"))
+            return JSONResponse.make { w in
+                w.beginObject(); w.key("run"); w.run(run); w.endObject()
+            }
+        }
+        api.on(.post, "/runs/update") { request in
+            var status: RunStatus?
+            if let value = request.value("status") {
+                guard case .string(let text) = value, let parsed = RunStatus(wireValue: text) else {
+                    throw MLflowRequest.invalidType("status", value)
+                }
+                status = parsed
+            }
+            let info = try await store.updateRun(
+                id: try request.requiredString("run_id", "run_uuid"), status: status,
+                endTime: try request.int64("end_time"), runName: try request.string("run_name"))
+            return JSONResponse.make { w in
+                w.beginObject(); w.key("run_info"); w.runInfo(info); w.endObject()
+            }
+        }
+        api.on(.post, "/runs/delete") { request in
+            try await store.deleteRun(id: try request.requiredString("run_id"))
+            return JSONResponse.empty
+        }
+        api.on(.post, "/runs/restore") { request in
+            try await store.restoreRun(id: try request.requiredString("run_id"))
+            return JSONResponse.empty
+        }
+        api.on(.post, "/runs/set-tag") { request in
+            try await store.setTag(
+                runId: try request.requiredString("run_id", "run_uuid"),
+                tag: RunTag(try request.requiredString("key"), try request.string("value") ?? ""))
+            return JSONResponse.empty
+        }
+        api.on(.post, "/runs/delete-tag") { request in
+            try await store.deleteTag(runId: try request.requiredString("run_id"), key: try request.requiredString("key"))
+            return JSONResponse.empty
+        }
+        api.on(.post, "/runs/log-parameter") { request in
+            let param = Param(try request.requiredString("key"), try request.string("value") ?? "")
+            try await store.logBatch(
+                runId: try request.requiredString("run_id", "run_uuid"), metrics: [], params: [param], tags: [])
+            return JSONResponse.empty
+        }
+        api.on(.post, "/runs/log-metric") { request in
+            let key = try request.requiredString("key")
+            guard let value = try request.double("value") else {
+                throw SwiftflowError.invalidParameter(Validation.missingValue("value"))
+            }
+            let metric = Metric(
+                key: key, value: value, timestamp: try request.requiredInt64("timestamp"),
+                step: try request.int64("step") ?? 0)
+            try await store.logBatch(
+                runId: try request.requiredString("run_id", "run_uuid"), metrics: [metric], params: [], tags: [])
+            return JSONResponse.empty
+        }
+        api.on(.post, "/runs/log-batch") { request in
+            let runId = try request.requiredString("run_id")
+            let metrics = try request.objects("metrics").map { item throws(SwiftflowError) -> Metric in
+                Metric(
+                    key: try item.string("key") ?? "", value: try item.double("value") ?? 0,
+                    timestamp: try item.int64("timestamp") ?? 0, step: try item.int64("step") ?? 0)
+            }
+            try await store.logBatch(
+                runId: runId, metrics: metrics, params: try request.keyValues("params"), tags: try request.keyValues("tags"))
+            return JSONResponse.empty
+        }
+        api.on(.post, "/runs/log-inputs") { request in
+            let runId = try request.requiredString("run_id")
+            let inputs = try request.objects("datasets").map { item throws(SwiftflowError) -> DatasetInput in
+                guard let dataset = try item.object("dataset") else {
+                    throw SwiftflowError.invalidParameter(Validation.missingValue("dataset"))
+                }
+                return DatasetInput(
+                    dataset: Dataset(
+                        name: try dataset.requiredString("name"), digest: try dataset.requiredString("digest"),
+                        sourceType: try dataset.requiredString("source_type"), source: try dataset.requiredString("source"),
+                        schema: try dataset.string("schema"), profile: try dataset.string("profile")),
+                    tags: try item.keyValues("tags"))
+            }
+            try await store.logInputs(runId: runId, inputs: inputs)
+            return JSONResponse.empty
+        }
+        api.on(.get, "/metrics/get-history") { request in
+            let maxResults = try request.int64("max_results")
+            if let maxResults, maxResults <= 0 {
+                throw SwiftflowError.invalidParameter(
+                    "Invalid value \(maxResults) for parameter 'max_results' supplied. It must be a positive integer.")
+            }
+            let page = try await store.metricHistory(
+                runId: try request.requiredString("run_id", "run_uuid"), key: try request.requiredString("metric_key"),
+                maxResults: maxResults.map { Int(min($0, Int64(Int32.max))) }, pageToken: try request.string("page_token"))
+            return JSONResponse.make { w in
+                w.beginObject()
+                if !page.items.isEmpty {
+                    w.key("metrics")
+                    w.beginArray()
+                    for metric in page.items { w.metric(metric) }
+                    w.endArray()
+                }
+                w.optionalField("next_page_token", page.nextPageToken)
+                w.endObject()
+            }
+        }
+        api.on(.post, "/runs/search") { request in
+            let maxResults = try request.int64("max_results") ?? 1000
+            if maxResults <= 0 || maxResults > Int64(Limits.maxRunsSearchResults) {
+                throw SwiftflowError.invalidParameter(
+                    "Invalid value \(maxResults) for parameter 'max_results' supplied. It must be at most "
+                        + "\(Limits.maxRunsSearchResults), and greater than 0")
+            }
+            let page = try await store.searchRuns(
+                experimentIds: try request.stringArray("experiment_ids"),
+                filter: try SearchFilter.parseRunFilter(try request.string("filter")),
+                viewType: try viewType(request, "run_view_type"),
+                maxResults: Int(maxResults),
+                orderBy: try OrderByClause.parseRunOrderBy(try request.stringArray("order_by")),
+                pageToken: try request.string("page_token"))
+            return JSONResponse.make { w in
+                w.beginObject()
+                if !page.items.isEmpty {
+                    w.key("runs")
+                    w.beginArray()
+                    for run in page.items { w.run(run) }
+                    w.endArray()
+                }
+                w.optionalField("next_page_token", page.nextPageToken)
+                w.endObject()
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import SQLKit
+import SwiftflowCore
+
+extension SQLTrackingStore {
+    public func logBatch(runId: String, metrics: [Metric], params: [Param], tags: [RunTag]) async throws {
+        try Validation.validateBatchLimits(metrics: metrics.count, params: params.count, tags: tags.count)
+        var cleanMetrics: [Metric] = []
+        cleanMetrics.reserveCapacity(metrics.count)
+        for (index, metric) in metrics.enumerated() {
+            try Validation.validateMetric(metric, path: metrics.count == 1 ? "" : "metrics[\(index)]")
+            cleanMetrics.append(Self.clamped(metric))
+        }
+        let cleanParams = try params.enumerated().map { index, param in
+            try Validation.validateParam(param, path: params.count == 1 ? "" : "params[\(index)]")
+        }
+        try Validation.validateParamKeysUnique(cleanParams)
+        let cleanTags = Self.lastWins(try tags.enumerated().map { index, tag in
+            try Validation.validateRunTag(tag, path: tags.count == 1 ? "" : "tags[\(index)]")
+        })
+        let batchMetrics = cleanMetrics
+        try await executor.write { db in
+            try await self.requireActiveRun(db, runId: runId)
+            try await self.insertParams(db, runId: runId, params: cleanParams)
+            try await self.insertMetrics(db, runId: runId, metrics: batchMetrics)
+            try await self.upsertTags(db, runId: runId, tags: cleanTags)
+        }
+    }
+
+    /// MLflow's SQL store keeps ±infinity as ±Double.greatestFiniteMagnitude.
+    private static func clamped(_ metric: Metric) -> Metric {
+        guard metric.value.isInfinite else { return metric }
+        var copy = metric
+        copy.value = metric.value > 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude
+        return copy
+    }
+
+    /// Params never change: re-logging the same value is fine, a new value is `INVALID_PARAMETER_VALUE`.
+    private func insertParams(_ db: any SQLDatabase, runId: String, params: [Param]) async throws {
+        guard !params.isEmpty else { return }
+        var existingQuery = SQLQuery("SELECT key, value FROM params WHERE run_id = ")
+        existingQuery.bind(runId)
+        existingQuery += " AND key IN "
+        existingQuery.bindList(params.map(\.key))
+        var existing: [String: String] = [:]
+        for row in try await db.all(existingQuery) {
+            existing[try row.decode(column: "key", as: String.self)] = try row.decode(column: "value", as: String.self)
+        }
+        var fresh: [Param] = []
+        for param in params {
+            if let old = existing[param.key] {
+                if old != param.value {
+                    throw SwiftflowError.invalidParameter(
+                        "Changing param values is not allowed. Param with key='\(param.key)' was already logged with "
+                            + "value='\(old)' for run ID='\(runId)'. Attempted logging new value '\(param.value)'.")
+                }
+            } else {
+                fresh.append(param)
+            }
+        }
+        guard !fresh.isEmpty else { return }
+        var insert = SQLQuery("INSERT INTO params (run_id, key, value) VALUES ")
+        for (index, param) in fresh.enumerated() {
+            if index > 0 { insert += ", " }
+            insert.bindList([runId, param.key, param.value])
+        }
+        try await db.run(insert)
+    }
+
+    /// One insert for the points, one upsert for the newest point of each key.
+    private func insertMetrics(_ db: any SQLDatabase, runId: String, metrics: [Metric]) async throws {
+        guard !metrics.isEmpty else { return }
+        var insert = SQLQuery("INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan) VALUES ")
+        var newest: [String: Metric] = [:]
+        var order: [String] = []
+        for (index, metric) in metrics.enumerated() {
+            if index > 0 { insert += ", " }
+            let isNaN = metric.value.isNaN
+            insert.bindList([runId, metric.key, metric.timestamp, metric.step, isNaN ? 0.0 : metric.value, isNaN])
+            if let current = newest[metric.key] {
+                if metric.isNewer(than: current) { newest[metric.key] = metric }
+            } else {
+                newest[metric.key] = metric
+                order.append(metric.key)
+            }
+        }
+        insert += " ON CONFLICT DO NOTHING"
+        try await db.run(insert)
+
+        var upsert = SQLQuery("INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan) VALUES ")
+        for (index, key) in order.enumerated() {
+            guard let metric = newest[key] else { continue }
+            if index > 0 { upsert += ", " }
+            let isNaN = metric.value.isNaN
+            upsert.bindList([runId, key, isNaN ? 0.0 : metric.value, metric.timestamp, metric.step, isNaN])
+        }
+        // The newest point wins: larger step, then later timestamp, then larger value (NaN never wins a tie).
+        upsert += """
+             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
+                step = excluded.step, is_nan = excluded.is_nan
+             WHERE excluded.step > latest_metrics.step
+                OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp)
+                OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
+                    AND excluded.is_nan = latest_metrics.is_nan AND excluded.is_nan = false
+                    AND excluded.value > latest_metrics.value)
+            """
+        try await db.run(upsert)
+    }
+
+    public func logInputs(runId: String, inputs: [DatasetInput]) async throws {
+        if inputs.count > Limits.maxDatasetsPerBatch {
+            throw SwiftflowError.invalidParameter(
+                "A batch logging request can contain at most \(Limits.maxDatasetsPerBatch) datasets. "
+                    + "Got \(inputs.count) datasets. Please split up datasets across multiple requests and try again.")
+        }
+        for input in inputs { try Self.validate(input) }
+        try await executor.write { db in
+            try await self.requireActiveRun(db, runId: runId)
+            let experimentRows = try await db.raw("SELECT experiment_id FROM runs WHERE run_id = \(bind: runId)").all()
+            let experimentId = try experimentRows[0].decode(column: "experiment_id", as: Int64.self)
+            let positionRows = try await db.raw(
+                "SELECT COALESCE(MAX(position), -1) + 1 AS next FROM run_inputs WHERE run_id = \(bind: runId)"
+            ).all()
+            var position = try positionRows[0].decode(column: "next", as: Int64.self)
+            for input in inputs {
+                let dataset = input.dataset
+                let found = try await db.raw("""
+                    SELECT dataset_id FROM datasets WHERE experiment_id = \(bind: experimentId)
+                    AND name = \(bind: dataset.name) AND digest = \(bind: dataset.digest)
+                    """).all()
+                let datasetId: String
+                if let row = found.first {
+                    datasetId = try row.decode(column: "dataset_id", as: String.self)
+                } else {
+                    datasetId = Self.newId()
+                    try await db.raw("""
+                        INSERT INTO datasets (dataset_id, experiment_id, name, digest, source_type, source, schema, profile)
+                        VALUES (\(bind: datasetId), \(bind: experimentId), \(bind: dataset.name), \(bind: dataset.digest),
+                                \(bind: dataset.sourceType), \(bind: dataset.source), \(bind: dataset.schema), \(bind: dataset.profile))
+                        """).run()
+                }
+                let linked = try await db.raw("""
+                    SELECT run_id FROM run_inputs WHERE run_id = \(bind: runId) AND dataset_id = \(bind: datasetId)
+                    """).all()
+                if !linked.isEmpty { continue }  // MLflow keeps the first link and its tags
+                try await db.raw("""
+                    INSERT INTO run_inputs (run_id, dataset_id, position) VALUES (\(bind: runId), \(bind: datasetId), \(bind: position))
+                    """).run()
+                position += 1
+                for tag in Self.lastWins(input.tags) {
+                    try await db.raw("""
+                        INSERT INTO run_input_tags (run_id, dataset_id, key, value)
+                        VALUES (\(bind: runId), \(bind: datasetId), \(bind: tag.key), \(bind: tag.value))
+                        """).run()
+                }
+            }
+        }
+    }
+
+    private static func validate(_ input: DatasetInput) throws(SwiftflowError) {
+        let dataset = input.dataset
+        try Validation.validateLength(dataset.name, limit: Limits.maxDatasetNameSize, name: "dataset.name")
+        try Validation.validateLength(dataset.digest, limit: Limits.maxDatasetDigestSize, name: "dataset.digest")
+        try Validation.validateLength(dataset.source, limit: Limits.maxDatasetSourceSize, name: "dataset.source")
+        try Validation.validateLength(dataset.schema ?? "", limit: Limits.maxDatasetSchemaSize, name: "dataset.schema")
+        try Validation.validateLength(dataset.profile ?? "", limit: Limits.maxDatasetProfileSize, name: "dataset.profile")
+        for tag in input.tags {
+            try Validation.validateLength(tag.key, limit: Limits.maxInputTagKeySize, name: "input_tag.key")
+            try Validation.validateLength(tag.value, limit: Limits.maxInputTagValueSize, name: "input_tag.value")
+        }
+    }
+
+    /// Inputs of each run, in the order they were logged.
+    package func loadInputs(_ db: any SQLDatabase, runIds: [String]) async throws -> [String: [DatasetInput]] {
+        var query = SQLQuery("""
+            SELECT ri.run_id, ri.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
+            FROM run_inputs ri JOIN datasets d ON d.dataset_id = ri.dataset_id WHERE ri.run_id IN
+            """)
+        query.bindList(runIds)
+        query += " ORDER BY ri.run_id, ri.position"
+        let rows = try await db.all(query)
+        guard !rows.isEmpty else { return [:] }
+        var tagQuery = SQLQuery("SELECT run_id, dataset_id, key, value FROM run_input_tags WHERE run_id IN ")
+        tagQuery.bindList(runIds)
+        var tags: [String: [KeyValue]] = [:]
+        for row in try await db.all(tagQuery) {
+            let link = try row.decode(column: "run_id", as: String.self) + "/" + row.decode(column: "dataset_id", as: String.self)
+            tags[link, default: []].append(
+                KeyValue(try row.decode(column: "key", as: String.self), try row.decode(column: "value", as: String.self)))
+        }
+        var result: [String: [DatasetInput]] = [:]
+        for row in rows {
+            let runId = try row.decode(column: "run_id", as: String.self)
+            let datasetId = try row.decode(column: "dataset_id", as: String.self)
+            let dataset = Dataset(
+                name: try row.decode(column: "name", as: String.self),
+                digest: try row.decode(column: "digest", as: String.self),
+                sourceType: try row.decode(column: "source_type", as: String.self),
+                source: try row.decode(column: "source", as: String.self),
+                schema: try row.decode(column: "schema", as: String?.self),
+                profile: try row.decode(column: "profile", as: String?.self))
+            result[runId, default: []].append(DatasetInput(dataset: dataset, tags: tags[runId + "/" + datasetId] ?? []))
+        }
+        return result
+    }
+
+    public func metricHistory(runId: String, key: String, maxResults: Int?, pageToken: String?) async throws -> Page<Metric> {
+        let offset = try PageToken.decodeOffset(pageToken)
+        return try await executor.read { db in
+            _ = try await self.requireRunStage(db, runId: runId)
+            var query = SQLQuery("SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_id = ")
+            query.bind(runId)
+            query += " AND key = "
+            query.bind(key)
+            query += " ORDER BY timestamp, step, value"
+            if let maxResults {
+                query += " LIMIT "
+                query.bind(maxResults + 1)
+            } else if offset > 0, self.executor.kind == .sqlite {
+                query += " LIMIT -1"  // SQLite needs a LIMIT before OFFSET
+            }
+            if offset > 0 {
+                query += " OFFSET "
+                query.bind(offset)
+            }
+            var metrics = try await db.all(query).map(Self.metric(from:))
+            var token: String?
+            if let maxResults, metrics.count > maxResults {
+                metrics.removeLast(metrics.count - maxResults)
+                token = PageToken.encode(offset: offset + maxResults)
+            }
+            return Page(items: metrics, nextPageToken: token)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import SwiftflowCore
+
+/// Experiments, runs and everything logged to them.
+///
+/// Every method that writes is one transaction. Errors are `SwiftflowError`s with MLflow's codes:
+/// `RESOURCE_DOES_NOT_EXIST` for unknown ids, `RESOURCE_ALREADY_EXISTS` for taken names,
+/// `INVALID_PARAMETER_VALUE` for input MLflow rejects (changed params, writes to deleted runs, ...).
+public protocol TrackingStore: Sendable {
+    // MARK: - Experiments
+
+    /// - Returns: the new experiment's id.
+    func createExperiment(name: String, artifactLocation: String?, tags: [ExperimentTag]) async throws -> String
+    func getExperiment(id: String) async throws -> Experiment
+    /// - Returns: the experiment, deleted or not, or nil if no experiment has that name.
+    func getExperiment(name: String) async throws -> Experiment?
+    func renameExperiment(id: String, newName: String) async throws
+    func deleteExperiment(id: String) async throws
+    func restoreExperiment(id: String) async throws
+    func setExperimentTag(id: String, tag: ExperimentTag) async throws
+    func deleteExperimentTag(id: String, key: String) async throws
+    func searchExperiments(
+        filter: SearchFilter, viewType: ViewType, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+    ) async throws -> Page<Experiment>
+
+    // MARK: - Runs
+
+    func createRun(
+        experimentId: String, userId: String, startTime: Int64, runName: String?, tags: [RunTag]
+    ) async throws -> Run
+    func getRun(id: String) async throws -> Run
+    /// - Returns: the run's info after the change.
+    func updateRun(id: String, status: RunStatus?, endTime: Int64?, runName: String?) async throws -> RunInfo
+    func deleteRun(id: String) async throws
+    func restoreRun(id: String) async throws
+    func setTag(runId: String, tag: RunTag) async throws
+    func deleteTag(runId: String, key: String) async throws
+    /// Logs metrics, params and tags in one transaction; params never change once logged.
+    func logBatch(runId: String, metrics: [Metric], params: [Param], tags: [RunTag]) async throws
+    func logInputs(runId: String, inputs: [DatasetInput]) async throws
+    /// Every point of one metric, ordered as MLflow orders them (timestamp, step, value).
+    func metricHistory(runId: String, key: String, maxResults: Int?, pageToken: String?) async throws -> Page<Metric>
+    func searchRuns(
+        experimentIds: [String], filter: SearchFilter, viewType: ViewType, maxResults: Int,
+        orderBy: [OrderByClause], pageToken: String?
+    ) async throws -> Page<Run>
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import SwiftflowCore
+import SwiftflowServer
+import SwiftflowStore
+
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Run the tracking server (MLflow REST API 2.0).",
+        discussion: """
+            With no options the server stores runs in ./mlflow.db (SQLite) and artifacts in ./mlartifacts,
+            and listens on http://127.0.0.1:5000, like `mlflow server`.
+            """)
+
+    @Option(name: [.customShort("h"), .long], help: "The network address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(name: .shortAndLong, help: "The port to listen on.")
+    var port = 5000
+
+    @Option(help: ArgumentHelp(
+        "Where runs are stored: sqlite:///relative.db, sqlite:////absolute.db, or a plain file path.",
+        valueName: "uri"))
+    var backendStoreUri = "sqlite:///mlflow.db"
+
+    @Option(help: ArgumentHelp(
+        "The artifact root for new experiments (default: mlflow-artifacts:/ when serving artifacts, else ./mlruns).",
+        valueName: "uri"))
+    var defaultArtifactRoot: String?
+
+    @Option(help: ArgumentHelp("The folder proxied artifacts are stored in.", valueName: "path"))
+    var artifactsDestination = "./mlartifacts"
+
+    @Flag(inversion: .prefixedNo, help: "Proxy artifact uploads and downloads through the server.")
+    var serveArtifacts = true
+
+    @Option(help: ArgumentHelp("Accepted for compatibility with `mlflow server`; one process serves all requests.",
+                               visibility: .hidden))
+    var workers: Int?
+
+    @Option(help: "The log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func run() async throws {
+        var logger = Logger(label: "swiftflow")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let databasePath = try Self.sqlitePath(from: backendStoreUri)
+        let root = defaultArtifactRoot ?? (serveArtifacts ? "mlflow-artifacts:/" : Self.absolute("./mlruns"))
+        let configuration = ServerConfiguration(
+            host: host, port: port, serveArtifacts: serveArtifacts,
+            artifactsDestination: Self.absolute(artifactsDestination), defaultArtifactRoot: root)
+        let store = try await SQLTrackingStore.openSQLite(path: databasePath, defaultArtifactRoot: root, logger: logger)
+        logger.info("swiftflow \(SwiftflowVersion.string): store \(databasePath), artifact root \(root)")
+        let app = buildApplication(configuration: configuration, store: store, logger: logger)
+        do {
+            try await app.runService()
+        } catch {
+            await store.shutdown()
+            throw error
+        }
+        await store.shutdown()
+        logger.info("swiftflow stopped")
+    }
+
+    /// Turns a backend URI into a SQLite file path.
+    static func sqlitePath(from uri: String) throws -> String {
+        if uri.hasPrefix("sqlite://") {
+            let rest = String(uri.dropFirst("sqlite://".count))
+            // sqlite:///relative.db has one slash before the path, sqlite:////abs.db two.
+            guard rest.hasPrefix("/") else { throw ValidationError("Unsupported SQLite URI '\(uri)'.") }
+            let path = String(rest.dropFirst())
+            return absolute(path.isEmpty ? "mlflow.db" : path)
+        }
+        if uri.contains("://") {
+            throw ValidationError("Backend store '\(uri)' is not supported yet; use sqlite:///path or a file path.")
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: uri, isDirectory: &isDirectory), isDirectory.boolValue {
+            return absolute((uri as NSString).appendingPathComponent("mlflow.db"))
+        }
+        return absolute(uri)
+    }
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path).standardizedFileURL.path
+    }
+}
