@@ -1,12 +1,12 @@
-/// MLflow's search-filter language for `runs/search` and `experiments/search`.
-///
-/// The reference is MLflow 3.17.2 (`mlflow/utils/search_utils.py` plus the extra checks its SQL store
-/// makes). MLflow lexes with sqlparse; this file has a small tokenizer and a recursive-descent parser
-/// that accept the same language and reject what MLflow rejects, with the same error codes.
-///
-/// A filter is a list of comparisons joined by `AND` (case-insensitive); there is no `OR` and no
-/// parentheses. Each comparison is `<entity>.<key> <comparator> <value>`, where a bare `<key>` means
-/// an attribute.
+// MLflow's search-filter language for `runs/search` and `experiments/search`.
+//
+// The reference is MLflow 3.17.2 (`mlflow/utils/search_utils.py` plus the extra checks its SQL store
+// makes). MLflow lexes with sqlparse; this file has a small tokenizer and a recursive-descent parser
+// that accept the same language and reject what MLflow rejects, with the same error codes.
+//
+// A filter is a list of comparisons joined by `AND` (case-insensitive); there is no `OR` and no
+// parentheses. Each comparison is `<entity>.<key> <comparator> <value>`, where a bare `<key>` means
+// an attribute.
 
 // MARK: - Public model
 

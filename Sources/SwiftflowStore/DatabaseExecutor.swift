@@ -14,6 +14,10 @@ package protocol DatabaseExecutor: Sendable {
     /// Runs `body` inside one transaction, committed when it returns and rolled back when it throws.
     func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
 
+    /// Runs `body`, which issues exactly one statement, atomic on its own: no explicit transaction
+    /// (and so no extra round trips) around it.
+    func writeStatement<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+
     /// True if `error` is the driver's unique-constraint violation.
     func isUniqueViolation(_ error: any Error) -> Bool
 

@@ -18,11 +18,25 @@ extension SQLTrackingStore {
             try Validation.validateRunTag(tag, path: tags.count == 1 ? "" : "tags[\(index)]")
         })
         let batchMetrics = cleanMetrics
-        try await executor.write { db in
-            try await self.requireActiveRun(db, runId: runId)
-            try await self.insertParams(db, runId: runId, params: cleanParams)
-            try await self.insertMetrics(db, runId: runId, metrics: batchMetrics)
-            try await self.upsertTags(db, runId: runId, tags: cleanTags)
+        do {
+            if cleanParams.isEmpty && cleanTags.isEmpty {
+                // The common case (log-metric, metric-only batches): one statement, no transaction.
+                guard !batchMetrics.isEmpty else { return }
+                try await executor.writeStatement { db in
+                    try await self.insertMetrics(db, runId: runId, metrics: batchMetrics)
+                }
+                return
+            }
+            try await executor.write { db in
+                try await self.requireActiveRun(db, runId: runId)
+                try await self.insertParams(db, runId: runId, params: cleanParams)
+                try await self.insertMetrics(db, runId: runId, metrics: batchMetrics)
+                try await self.upsertTags(db, runId: runId, tags: cleanTags)
+            }
+        } catch let error where String(describing: error).contains(Schema.runNotActiveMarker) {
+            // The trigger refused the points: say why, as MLflow does.
+            try await executor.read { db in try await self.requireActiveRun(db, runId: runId) }
+            throw SwiftflowError(.internalError, "Run \(runId) changed state while logging.", cause: error)
         }
     }
 
@@ -66,44 +80,30 @@ extension SQLTrackingStore {
         try await db.run(insert)
     }
 
-    /// One insert for the points, one upsert for the newest point of each key.
+    /// Inserts the points in one statement: they travel as one JSON array bound to one parameter
+    /// (no per-value binding cost), and the database's triggers keep `latest_metrics` current.
     private func insertMetrics(_ db: any SQLDatabase, runId: String, metrics: [Metric]) async throws {
         guard !metrics.isEmpty else { return }
-        var insert = SQLQuery("INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan) VALUES ")
-        var newest: [String: Metric] = [:]
-        var order: [String] = []
-        for (index, metric) in metrics.enumerated() {
-            if index > 0 { insert += ", " }
+        var writer = JSONWriter(pretty: false, reserve: metrics.count * 48)
+        writer.beginArray()
+        for metric in metrics {
             let isNaN = metric.value.isNaN
-            insert.bindList([runId, metric.key, metric.timestamp, metric.step, isNaN ? 0.0 : metric.value, isNaN])
-            if let current = newest[metric.key] {
-                if metric.isNewer(than: current) { newest[metric.key] = metric }
-            } else {
-                newest[metric.key] = metric
-                order.append(metric.key)
-            }
+            writer.beginArray()
+            writer.string(metric.key)
+            writer.int(metric.timestamp)
+            writer.int(metric.step)
+            writer.double(isNaN ? 0 : metric.value)
+            writer.int(isNaN ? 1 : 0)
+            writer.endArray()
         }
-        insert += " ON CONFLICT DO NOTHING"
-        try await db.run(insert)
-
-        var upsert = SQLQuery("INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan) VALUES ")
-        for (index, key) in order.enumerated() {
-            guard let metric = newest[key] else { continue }
-            if index > 0 { upsert += ", " }
-            let isNaN = metric.value.isNaN
-            upsert.bindList([runId, key, isNaN ? 0.0 : metric.value, metric.timestamp, metric.step, isNaN])
-        }
-        // The newest point wins: larger step, then later timestamp, then larger value (NaN never wins a tie).
-        upsert += """
-             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
-                step = excluded.step, is_nan = excluded.is_nan
-             WHERE excluded.step > latest_metrics.step
-                OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp)
-                OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
-                    AND excluded.is_nan = latest_metrics.is_nan AND excluded.is_nan = false
-                    AND excluded.value > latest_metrics.value)
-            """
-        try await db.run(upsert)
+        writer.endArray()
+        let points = String(decoding: writer.bytes, as: UTF8.self)
+        try await db.raw("""
+            INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan)
+            SELECT \(bind: runId), p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4
+            FROM json_each(\(bind: points)) p WHERE true
+            ON CONFLICT DO NOTHING
+            """).run()
     }
 
     public func logInputs(runId: String, inputs: [DatasetInput]) async throws {

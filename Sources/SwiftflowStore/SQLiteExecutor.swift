@@ -33,7 +33,7 @@ package final class SQLiteExecutor: DatabaseExecutor {
     /// Opens (creating if needed) the database at `path` (`:memory:` is not supported: readers
     /// would each see their own database).
     /// - Throws: `INTERNAL_ERROR` if the file cannot be opened.
-    package static func open(path: String, readers readerCount: Int = 4, logger: Logger) async throws -> SQLiteExecutor {
+    package static func open(path: String, readers readerCount: Int = 2, logger: Logger) async throws -> SQLiteExecutor {
         let threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
         threadPool.start()
         let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
@@ -93,6 +93,12 @@ package final class SQLiteExecutor: DatabaseExecutor {
             }
             throw error
         }
+    }
+
+    package func writeStatement<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        await writeLock.lock()
+        defer { writeLock.unlock() }
+        return try await body(writer.sql())
     }
 
     package func isUniqueViolation(_ error: any Error) -> Bool {

@@ -93,6 +93,7 @@ package enum Schema {
                     position BIGINT NOT NULL,
                     PRIMARY KEY (run_id, dataset_id))
                 """,
+            ] + metricTriggers(kind) + [
                 """
                 CREATE TABLE run_input_tags (
                     run_id TEXT NOT NULL,
@@ -105,4 +106,40 @@ package enum Schema {
             ]
         }
     ]
+
+    /// Keeps `latest_metrics` current and refuses points for runs that are not active, inside the
+    /// statement that inserts the points: logging metrics is then one statement, atomic on its own.
+    static func metricTriggers(_ kind: DatabaseKind) -> [String] {
+        switch kind {
+        case .sqlite:
+            return [
+                """
+                CREATE TRIGGER metrics_require_active_run BEFORE INSERT ON metrics
+                WHEN (SELECT lifecycle_stage FROM runs WHERE run_id = NEW.run_id) IS NOT 'active'
+                BEGIN SELECT RAISE(ABORT, '\(runNotActiveMarker)'); END
+                """,
+                // The newest point wins: larger step, then later timestamp, then larger value
+                // (a NaN never wins a tie, as in MLflow's tuple comparison).
+                """
+                CREATE TRIGGER metrics_update_latest AFTER INSERT ON metrics
+                BEGIN
+                    INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan)
+                    VALUES (NEW.run_id, NEW.key, NEW.value, NEW.timestamp, NEW.step, NEW.is_nan)
+                    ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
+                        step = excluded.step, is_nan = excluded.is_nan
+                    WHERE excluded.step > latest_metrics.step
+                        OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp)
+                        OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
+                            AND excluded.is_nan = 0 AND latest_metrics.is_nan = 0
+                            AND excluded.value > latest_metrics.value);
+                END
+                """,
+            ]
+        case .postgres:
+            return []  // PostgreSQL support brings its PL/pgSQL twins.
+        }
+    }
+
+    /// The text the active-run trigger aborts with; the store turns it into MLflow's error.
+    package static let runNotActiveMarker = "swiftflow: run is not active"
 }
