@@ -64,6 +64,7 @@ let package = Package(
                 "SwiftflowCore",
                 "SwiftflowStore",
                 "SwiftflowServer",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,8 +6,10 @@ import SwiftflowCore
 /// Turns every error into MLflow's JSON error body with MLflow's HTTP status.
 ///
 /// Unknown errors become `INTERNAL_ERROR` with a generic message; their cause goes to the log only.
-struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    package init() {}
+
+    package func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as SwiftflowError {
@@ -38,7 +40,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     /// MLflow's mapping from error code to HTTP status.
-    static func status(for code: SwiftflowError.Code) -> HTTPResponse.Status {
+    package static func status(for code: SwiftflowError.Code) -> HTTPResponse.Status {
         switch code {
         case .resourceDoesNotExist, .endpointNotFound: .notFound
         case .unauthenticated: .unauthorized
@@ -51,16 +53,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func response(for error: SwiftflowError, status: HTTPResponse.Status? = nil) -> Response {
-        // MLflow writes error bodies with json.dumps defaults: one line, ", " and ": ".
-        var body = "{\"error_code\": "
-        body += String(decoding: JSONWriter.encode(pretty: false) { $0.string(error.code.rawValue) }, as: UTF8.self)
-        body += ", \"message\": "
-        body += String(decoding: JSONWriter.encode(pretty: false) { $0.string(error.message) }, as: UTF8.self)
-        body += "}"
-        return Response(
+    package static func response(for error: SwiftflowError, status: HTTPResponse.Status? = nil) -> Response {
+        Response(
             status: status ?? Self.status(for: error.code),
             headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body(for: error))))
+    }
+
+    /// MLflow writes error bodies with json.dumps defaults: one line, ", " and ": ".
+    package static func body(for error: SwiftflowError) -> String {
+        func quoted(_ text: String) -> String {
+            String(decoding: JSONWriter.encode(pretty: false) { $0.string(text) }, as: UTF8.self)
+        }
+        return "{\"error_code\": \(quoted(error.code.rawValue)), \"message\": \(quoted(error.message))}"
     }
 }

@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+import SQLKit
+import SwiftflowCore
+import SwiftflowStore
+import Testing
+
+@Suite("Embedded tracking store")
+struct TrackingStoreTests {
+    @Test("an empty file is migrated, gets the Default experiment, and reopens without re-migrating")
+    func migrationsFromEmptyFile() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.path + "/fresh.db"
+        let logger = Logger(label: "test")
+        let first = try await SQLTrackingStore.openSQLite(path: path, defaultArtifactRoot: "mlflow-artifacts:/", logger: logger)
+        let applied = try await first.executor.read { db in
+            try await db.raw("SELECT id FROM swiftflow_migrations").all().map { try $0.decode(column: "id", as: String.self) }
+        }
+        #expect(applied == Schema.migrations.map(\.id))
+        let defaultExperiment = try await first.getExperiment(id: "0")
+        #expect(defaultExperiment.name == "Default")
+        #expect(defaultExperiment.artifactLocation == "mlflow-artifacts:/0")
+        _ = try await first.createExperiment(name: "kept", artifactLocation: nil, tags: [])
+        await first.shutdown()
+
+        let second = try await SQLTrackingStore.openSQLite(path: path, defaultArtifactRoot: "mlflow-artifacts:/", logger: logger)
+        let redone = try await Migrator(migrations: Schema.migrations).migrate(second.executor)
+        #expect(redone.isEmpty)
+        #expect(try await second.getExperiment(name: "kept") != nil)
+        await second.shutdown()
+    }
+
+    @Test("a database written by a newer Swiftflow is refused, not touched")
+    func refusesNewerDatabase() async throws {
+        try await withStore { store, path in
+            try await store.executor.write { db in
+                try await db.raw("INSERT INTO swiftflow_migrations (id, applied_at) VALUES ('9999-future', 0)").run()
+            }
+            await #expect(throws: SwiftflowError.self) {
+                try await Migrator(migrations: Schema.migrations).migrate(store.executor)
+            }
+        }
+    }
+
+    @Test("latest metric: max step, then max timestamp, then max value, whatever the logging order")
+    func latestMetricRule() async throws {
+        try await withStore { store, _ in
+            let experiment = try await store.createExperiment(name: "latest", artifactLocation: nil, tags: [])
+            let run = try await store.createRun(experimentId: experiment, userId: "u", startTime: 1, runName: nil, tags: [])
+            let id = run.info.runId
+            for (value, timestamp, step) in [(1.0, 1_000, 3), (2.0, 5_000, 1), (3.0, 2_000, 3), (4.0, 1_500, 3)] {
+                try await store.logBatch(
+                    runId: id, metrics: [Metric(key: "x", value: value, timestamp: Int64(timestamp), step: Int64(step))],
+                    params: [], tags: [])
+            }
+            // One batch holding several points of one key: the newest still wins.
+            try await store.logBatch(runId: id, metrics: [
+                Metric(key: "y", value: 5, timestamp: 10, step: 7), Metric(key: "y", value: 9, timestamp: 10, step: 7),
+                Metric(key: "y", value: 1, timestamp: 99, step: 6),
+            ], params: [], tags: [])
+            let metrics = try await store.getRun(id: id).metrics
+            #expect(metrics.first { $0.key == "x" }?.value == 3.0)
+            #expect(metrics.first { $0.key == "y" }?.value == 9.0)
+            let history = try await store.metricHistory(runId: id, key: "x", maxResults: nil, pageToken: nil)
+            #expect(history.items.map(\.timestamp) == [1_000, 1_500, 2_000, 5_000])
+        }
+    }
+
+    @Test("history pages follow MLflow's offset tokens to the end")
+    func historyPaging() async throws {
+        try await withStore { store, _ in
+            let experiment = try await store.createExperiment(name: "paging", artifactLocation: nil, tags: [])
+            let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
+            let points = (0..<25).map { Metric(key: "m", value: Double($0), timestamp: Int64($0), step: Int64($0)) }
+            try await store.logBatch(runId: id, metrics: points, params: [], tags: [])
+            var token: String?
+            var seen: [Double] = []
+            repeat {
+                let page = try await store.metricHistory(runId: id, key: "m", maxResults: 10, pageToken: token)
+                seen += page.items.map(\.value)
+                token = page.nextPageToken
+            } while token != nil
+            #expect(seen == points.map(\.value))
+        }
+    }
+
+    @Test("a log-batch that changes a param writes nothing at all")
+    func batchIsAllOrNothing() async throws {
+        try await withStore { store, _ in
+            let experiment = try await store.createExperiment(name: "atomic", artifactLocation: nil, tags: [])
+            let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
+            try await store.logBatch(runId: id, metrics: [], params: [Param("p", "1")], tags: [])
+            let code = await errorCode {
+                try await store.logBatch(
+                    runId: id, metrics: [Metric(key: "m", value: 1, timestamp: 1, step: 0)],
+                    params: [Param("p", "2")], tags: [RunTag("t", "v")])
+            }
+            #expect(code == "INVALID_PARAMETER_VALUE")
+            let run = try await store.getRun(id: id)
+            #expect(run.params == [Param("p", "1")])
+            #expect(run.metrics.isEmpty)
+            #expect(!run.tags.contains { $0.key == "t" })
+        }
+    }
+
+    @Test("deleted runs refuse writes; unknown ids are RESOURCE_DOES_NOT_EXIST")
+    func lifecycleErrors() async throws {
+        try await withStore { store, _ in
+            let experiment = try await store.createExperiment(name: "life", artifactLocation: nil, tags: [])
+            let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: "r", tags: []).info.runId
+            try await store.deleteRun(id: id)
+            let metric = Metric(key: "m", value: 1, timestamp: 1, step: 0)
+            #expect(await errorCode { try await store.logBatch(runId: id, metrics: [metric], params: [], tags: []) }
+                == "INVALID_PARAMETER_VALUE")
+            #expect(await errorCode { try await store.logBatch(runId: "nope", metrics: [metric], params: [], tags: []) }
+                == "RESOURCE_DOES_NOT_EXIST")
+            #expect(await errorCode { _ = try await store.getExperiment(id: "12345") } == "RESOURCE_DOES_NOT_EXIST")
+            #expect(await errorCode { _ = try await store.getExperiment(id: "abc") } == "INVALID_PARAMETER_VALUE")
+            #expect(await errorCode { _ = try await store.createExperiment(name: "life", artifactLocation: nil, tags: []) }
+                == "RESOURCE_ALREADY_EXISTS")
+            try await store.deleteExperiment(id: experiment)
+            // Deleted names stay reserved.
+            #expect(await errorCode { _ = try await store.createExperiment(name: "life", artifactLocation: nil, tags: []) }
+                == "RESOURCE_ALREADY_EXISTS")
+        }
+    }
+
+    @Test("NaN and infinities are stored as MLflow's SQL store keeps them")
+    func specialValues() async throws {
+        try await withStore { store, _ in
+            let experiment = try await store.createExperiment(name: "special", artifactLocation: nil, tags: [])
+            let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
+            try await store.logBatch(runId: id, metrics: [
+                Metric(key: "nan", value: .nan, timestamp: 1, step: 0),
+                Metric(key: "inf", value: .infinity, timestamp: 1, step: 0),
+                Metric(key: "ninf", value: -.infinity, timestamp: 1, step: 0),
+            ], params: [], tags: [])
+            let metrics = Dictionary(uniqueKeysWithValues: try await store.getRun(id: id).metrics.map { ($0.key, $0.value) })
+            #expect(metrics["nan"]?.isNaN == true)
+            #expect(metrics["inf"] == .greatestFiniteMagnitude)
+            #expect(metrics["ninf"] == -.greatestFiniteMagnitude)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every test: the Swift unit tests, then MLflow's official client against a freshly started
+# release server (the conformance suite beside this repository, ../shared/conformance).
+#
+#   scripts/test.sh            unit tests + conformance
+#   SKIP_CONFORMANCE=1 scripts/test.sh
+#
+# One release build serves both: the unit tests and the server under test use the same objects.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+CONFORMANCE_DIR="${CONFORMANCE_DIR:-$ROOT/../shared/conformance}"
+CONFORMANCE_FILES=(tests/test_experiments.py tests/test_runs.py tests/test_metrics_history.py
+  tests/test_fluent.py tests/test_errors.py)
+
+echo "== swift build -c release --build-tests"
+swift build -c release --build-tests
+
+echo "== swift test -c release"
+swift test -c release --skip-build
+
+if [ "${SKIP_CONFORMANCE:-0}" = 1 ]; then exit 0; fi
+if [ ! -x "$CONFORMANCE_DIR/run.sh" ]; then
+  echo "conformance suite not found at $CONFORMANCE_DIR" >&2
+  exit 1
+fi
+
+DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/swiftflow-test.XXXXXX")"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "${KEEP_DATA:-0}" = 1 ]; then echo "server data kept in $DATA_DIR"; else rm -rf "$DATA_DIR"; fi
+}
+trap cleanup EXIT
+
+echo "== starting .build/release/swiftflow server on port $PORT (data in $DATA_DIR)"
+(cd "$DATA_DIR" && exec "$ROOT/.build/release/swiftflow" server --host 127.0.0.1 --port "$PORT" \
+  --backend-store-uri "sqlite:///$DATA_DIR/mlflow.db" --artifacts-destination "$DATA_DIR/mlartifacts") \
+  >"$DATA_DIR/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited early:" >&2; cat "$DATA_DIR/server.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+echo "== conformance: official mlflow client against http://127.0.0.1:$PORT"
+set +e
+"$CONFORMANCE_DIR/run.sh" "http://127.0.0.1:$PORT" "${CONFORMANCE_FILES[@]}"
+rc=$?
+set -e
+if [ "$rc" != 0 ]; then
+  echo "== server log (last 50 lines)"; tail -n 50 "$DATA_DIR/server.log"
+fi
+exit "$rc"
