@@ -1,4 +1,5 @@
 import SQLKit
+import SQLiteNIO
 import SwiftflowCore
 
 extension SQLTrackingStore {
@@ -205,30 +206,48 @@ extension SQLTrackingStore {
 
     public func metricHistory(runId: String, key: String, maxResults: Int?, pageToken: String?) async throws -> Page<Metric> {
         let offset = try PageToken.decodeOffset(pageToken)
-        return try await executor.read { db in
-            _ = try await self.requireRunStage(db, runId: runId)
-            var query = SQLQuery("SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_id = ")
-            query.bind(runId)
-            query += " AND key = "
-            query.bind(key)
-            query += " ORDER BY timestamp, step, value"
-            if let maxResults {
-                query += " LIMIT "
-                query.bind(maxResults + 1)
-            } else if offset > 0, self.executor.kind == .sqlite {
-                query += " LIMIT -1"  // SQLite needs a LIMIT before OFFSET
+        let limit = maxResults.map { $0 + 1 } ?? -1
+        var metrics: [Metric]
+        if let sqlite = executor as? SQLiteExecutor {
+            // Raw SQL (named as such): histories are the largest answers, and SQLKit's decoding dominated them.
+            let stage = try await sqlite.readRawRows("SELECT lifecycle_stage FROM runs WHERE run_id = ?", [.text(runId)])
+            if stage.isEmpty { throw SwiftflowError.notFound("Run with id=\(runId) not found") }
+            let rows = try await sqlite.readRawRows(
+                "SELECT timestamp, step, value, is_nan FROM metrics WHERE run_id = ? AND key = ? "
+                    + "ORDER BY timestamp, step, value LIMIT ? OFFSET ?",
+                [.text(runId), .text(key), .integer(limit), .integer(offset)])
+            metrics = []
+            metrics.reserveCapacity(rows.count)
+            for row in rows {
+                let isNaN = (row.column("is_nan")?.integer ?? 0) != 0
+                metrics.append(Metric(
+                    key: key, value: isNaN ? .nan : row.column("value")?.double ?? 0,
+                    timestamp: Int64(row.column("timestamp")?.integer ?? 0), step: Int64(row.column("step")?.integer ?? 0)))
             }
-            if offset > 0 {
-                query += " OFFSET "
-                query.bind(offset)
+        } else {
+            metrics = try await executor.read { db in
+                _ = try await self.requireRunStage(db, runId: runId)
+                var query = SQLQuery("SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_id = ")
+                query.bind(runId)
+                query += " AND key = "
+                query.bind(key)
+                query += " ORDER BY timestamp, step, value"
+                if let maxResults {
+                    query += " LIMIT "
+                    query.bind(maxResults + 1)
+                }
+                if offset > 0 {
+                    query += " OFFSET "
+                    query.bind(offset)
+                }
+                return try await db.all(query).map(Self.metric(from:))
             }
-            var metrics = try await db.all(query).map(Self.metric(from:))
-            var token: String?
-            if let maxResults, metrics.count > maxResults {
-                metrics.removeLast(metrics.count - maxResults)
-                token = PageToken.encode(offset: offset + maxResults)
-            }
-            return Page(items: metrics, nextPageToken: token)
         }
+        var token: String?
+        if let maxResults, metrics.count > maxResults {
+            metrics.removeLast(metrics.count - maxResults)
+            token = PageToken.encode(offset: offset + maxResults)
+        }
+        return Page(items: metrics, nextPageToken: token)
     }
 }

@@ -76,6 +76,18 @@ package final class SQLiteExecutor: DatabaseExecutor {
         return try await body(readers[index].sql())
     }
 
+    /// Raw SQLite rows for the hottest reads (metric history): the statement is plain SQL with `?`
+    /// placeholders, and rows skip SQLKit's per-value decoding.
+    package func readRawRows(_ sql: String, _ binds: [SQLiteData]) async throws -> [SQLiteRow] {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
+        let lock = readerLocks[index]
+        await lock.lock()
+        defer { lock.unlock() }
+        let collector = RowCollector()
+        try await readers[index].query(sql, binds) { row in collector.rows.withLock { $0.append(row) } }
+        return collector.rows.withLock { $0 }
+    }
+
     package func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await writeLock.lock()
         defer { writeLock.unlock() }
@@ -116,4 +128,9 @@ package final class SQLiteExecutor: DatabaseExecutor {
         }
         try? await threadPool.shutdownGracefully()
     }
+}
+
+/// Gathers rows delivered one by one on the thread pool.
+private final class RowCollector: Sendable {
+    let rows = Mutex<[SQLiteRow]>([])
 }

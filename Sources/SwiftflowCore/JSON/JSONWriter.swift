@@ -34,7 +34,19 @@ public struct JSONWriter: Sendable {
     // MARK: - Scalars
 
     public mutating func string(_ value: String) { beginValue(); writeEscaped(value) }
-    public mutating func int(_ value: Int64) { beginValue(); bytes.append(contentsOf: String(value).utf8) }
+    public mutating func int(_ value: Int64) {
+        beginValue()
+        // Digits straight into the buffer: histories write hundreds of thousands of these.
+        if value == .min { bytes.append(contentsOf: String(value).utf8); return }
+        var magnitude = value < 0 ? -value : value
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
+    }
     public mutating func bool(_ value: Bool) { beginValue(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
     public mutating func null() { beginValue(); bytes.append(contentsOf: "null".utf8) }
 
@@ -125,26 +137,49 @@ public struct JSONWriter: Sendable {
 
     private mutating func writeEscaped(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        for unit in text.utf16 {
-            switch unit {
-            case 0x22: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\""))
-            case 0x5C: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
-            case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            case 0x08: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "b"))
-            case 0x0C: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "f"))
-            case 0x20..<0x7F: bytes.append(UInt8(unit))
-            default:
-                // Control characters and everything beyond ASCII, as Python's ensure_ascii does.
-                bytes.append(UInt8(ascii: "\\"))
-                bytes.append(UInt8(ascii: "u"))
-                bytes.append(Self.hex[Int(unit >> 12) & 0xF])
-                bytes.append(Self.hex[Int(unit >> 8) & 0xF])
-                bytes.append(Self.hex[Int(unit >> 4) & 0xF])
-                bytes.append(Self.hex[Int(unit) & 0xF])
+        var text = text
+        text.withUTF8 { utf8 in
+            var index = 0
+            while index < utf8.count {
+                let byte = utf8[index]
+                switch byte {
+                case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\""))
+                case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
+                case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+                case 0x08: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "b"))
+                case 0x0C: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "f"))
+                case 0x20..<0x7F: bytes.append(byte)
+                case 0..<0x20, 0x7F: appendUnicodeEscape(UInt16(byte))
+                default:
+                    // Non-ASCII: decode the scalar and escape it as UTF-16, as Python's ensure_ascii does.
+                    let length = byte >= 0xF0 ? 4 : (byte >= 0xE0 ? 3 : 2)
+                    var scalar = UInt32(byte) & (length == 4 ? 0x07 : (length == 3 ? 0x0F : 0x1F))
+                    for offset in 1..<length where index + offset < utf8.count {
+                        scalar = scalar << 6 | UInt32(utf8[index + offset] & 0x3F)
+                    }
+                    index += length - 1
+                    if scalar >= 0x10000 {
+                        let value = scalar - 0x10000
+                        appendUnicodeEscape(UInt16(0xD800 + (value >> 10)))
+                        appendUnicodeEscape(UInt16(0xDC00 + (value & 0x3FF)))
+                    } else {
+                        appendUnicodeEscape(UInt16(scalar))
+                    }
+                }
+                index += 1
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func appendUnicodeEscape(_ unit: UInt16) {
+        bytes.append(UInt8(ascii: "\\"))
+        bytes.append(UInt8(ascii: "u"))
+        bytes.append(Self.hex[Int(unit >> 12) & 0xF])
+        bytes.append(Self.hex[Int(unit >> 8) & 0xF])
+        bytes.append(Self.hex[Int(unit >> 4) & 0xF])
+        bytes.append(Self.hex[Int(unit) & 0xF])
     }
 }
