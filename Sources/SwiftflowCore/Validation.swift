@@ -25,8 +25,15 @@ public enum Validation {
     /// Checks a metric, param or tag key: allowed characters and no path tricks.
     /// - Throws: `INVALID_PARAMETER_VALUE`.
     public static func validateName(_ name: String, path: String) throws(SwiftflowError) {
-        for scalar in name.unicodeScalars where !isNameScalar(scalar) {
-            throw .invalidParameter(invalidValue(path, name, badCharacterMessage))
+        var allASCII = true
+        for byte in name.utf8 {
+            if byte >= 0x80 { allASCII = false; break }
+            if !asciiNameBytes[Int(byte)] { throw .invalidParameter(invalidValue(path, name, badCharacterMessage)) }
+        }
+        if !allASCII {
+            for scalar in name.unicodeScalars where !isNameScalar(scalar) {
+                throw .invalidParameter(invalidValue(path, name, badCharacterMessage))
+            }
         }
         let normalized = normalizePosixPath(name)
         if normalized != name || normalized == "." || normalized.hasPrefix("..") || normalized.hasPrefix("/") {
@@ -34,6 +41,11 @@ public enum Validation {
                 "Names may be treated as files in certain cases, and must not resolve to other names when treated "
                     + "as such. This name would resolve to '\(normalized)'"))
         }
+    }
+
+    /// The ASCII part of the name alphabet, as a table: names are checked on every logged point.
+    private static let asciiNameBytes: [Bool] = (0..<128).map { byte in
+        isNameScalar(Unicode.Scalar(UInt8(byte)))
     }
 
     /// Python's `\w` plus `/ . - space :`.

@@ -23,9 +23,7 @@ extension SQLTrackingStore {
             if cleanParams.isEmpty && cleanTags.isEmpty {
                 // The common case (log-metric, metric-only batches): one statement, no transaction.
                 guard !batchMetrics.isEmpty else { return }
-                try await executor.writeStatement { db in
-                    try await self.insertMetrics(db, runId: runId, metrics: batchMetrics)
-                }
+                try await metricCoalescer.write(runId: runId, metrics: batchMetrics)
                 return
             }
             try await executor.write { db in
@@ -84,24 +82,31 @@ extension SQLTrackingStore {
     /// Inserts the points in one statement: they travel as one JSON array bound to one parameter
     /// (no per-value binding cost), and the database's triggers keep `latest_metrics` current.
     private func insertMetrics(_ db: any SQLDatabase, runId: String, metrics: [Metric]) async throws {
-        guard !metrics.isEmpty else { return }
-        var writer = JSONWriter(pretty: false, reserve: metrics.count * 48)
+        try await Self.insertMetrics(db, [(runId, metrics)])
+    }
+
+    /// The same for the points of several requests at once (group commit).
+    static func insertMetrics(_ db: any SQLDatabase, _ items: [(runId: String, metrics: [Metric])]) async throws {
+        var writer = JSONWriter(pretty: false, reserve: items.reduce(0) { $0 + $1.metrics.count } * 80)
         writer.beginArray()
-        for metric in metrics {
-            let isNaN = metric.value.isNaN
-            writer.beginArray()
-            writer.string(metric.key)
-            writer.int(metric.timestamp)
-            writer.int(metric.step)
-            writer.double(isNaN ? 0 : metric.value)
-            writer.int(isNaN ? 1 : 0)
-            writer.endArray()
+        for item in items {
+            for metric in item.metrics {
+                let isNaN = metric.value.isNaN
+                writer.beginArray()
+                writer.string(item.runId)
+                writer.string(metric.key)
+                writer.int(metric.timestamp)
+                writer.int(metric.step)
+                writer.double(isNaN ? 0 : metric.value)
+                writer.int(isNaN ? 1 : 0)
+                writer.endArray()
+            }
         }
         writer.endArray()
         let points = String(decoding: writer.bytes, as: UTF8.self)
         try await db.raw("""
             INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan)
-            SELECT \(bind: runId), p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4
+            SELECT p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4, p.value ->> 5
             FROM json_each(\(bind: points)) p WHERE true
             ON CONFLICT DO NOTHING
             """).run()

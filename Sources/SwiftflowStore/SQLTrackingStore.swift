@@ -12,9 +12,15 @@ public final class SQLTrackingStore: TrackingStore {
     /// Where new experiments put their artifacts (`mlflow-artifacts:/` when the server proxies them).
     package let defaultArtifactRoot: String
 
+    /// Group commit for metric-only writes.
+    package let metricCoalescer: MetricCoalescer
+
     package init(executor: any DatabaseExecutor, defaultArtifactRoot: String) {
         self.executor = executor
         self.defaultArtifactRoot = defaultArtifactRoot
+        self.metricCoalescer = MetricCoalescer(executor: executor) { db, items in
+            try await SQLTrackingStore.insertMetrics(db, items)
+        }
     }
 
     /// Opens the embedded store at `path`, migrating it and creating the Default experiment.
