@@ -3,11 +3,11 @@ import Logging
 import SwiftflowCore
 import SwiftflowStore
 
-/// Builds the HTTP application: MLflow's REST API over `store`, plus `/health` and `/version`.
+/// Builds the HTTP application: MLflow's REST API over `store` and `registry`, plus `/health` and `/version`.
 ///
 /// Tests call this directly; `swiftflow server` runs what it returns.
 public func buildApplication(
-    configuration: ServerConfiguration, store: any TrackingStore, logger: Logger
+    configuration: ServerConfiguration, store: any TrackingStore, registry: any RegistryStore, logger: Logger
 ) -> some ApplicationProtocol {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
@@ -16,6 +16,7 @@ public func buildApplication(
     let api = APIRouter(router: router)
     ExperimentRoutes(store: store).register(on: api)
     RunRoutes(store: store).register(on: api)
+    RegistryRoutes(registry: registry, tracking: store).register(on: api)
     return Application(
         router: router,
         configuration: ApplicationConfiguration(

@@ -54,7 +54,8 @@ struct ServerCommand: AsyncParsableCommand {
             artifactsDestination: Self.absolute(artifactsDestination), defaultArtifactRoot: root)
         let store = try await SQLTrackingStore.openSQLite(path: databasePath, defaultArtifactRoot: root, logger: logger)
         logger.info("swiftflow \(SwiftflowVersion.string): store \(databasePath), artifact root \(root)")
-        let app = buildApplication(configuration: configuration, store: store, logger: logger)
+        let registry = SQLRegistryStore(sharing: store)
+        let app = buildApplication(configuration: configuration, store: store, registry: registry, logger: logger)
         do {
             try await app.runService()
         } catch {

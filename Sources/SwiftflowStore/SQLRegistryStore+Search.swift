@@ -1,0 +1,130 @@
+import SQLKit
+import SwiftflowCore
+
+extension SQLRegistryStore {
+    /// Searches in two steps, as the tracking store does: the page of models under filter and order,
+    /// then the tags, aliases and latest versions of those models only, one query per table.
+    public func searchRegisteredModels(
+        filter: SearchFilter, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+    ) async throws -> Page<RegisteredModel> {
+        if maxResults > Limits.maxRegisteredModelsSearchResults {
+            throw SwiftflowError.invalidParameter(
+                "Invalid value for request parameter max_results. It must be at most "
+                    + "\(Limits.maxRegisteredModelsSearchResults), but got value \(maxResults)")
+        }
+        let offset = try PageToken.decodeOffset(pageToken)
+        var query = SQLQuery("SELECT \(Self.modelColumns) FROM registered_models m WHERE 1 = 1")
+        let prompts = filter.queriesPrompts
+        for comparison in filter.comparisons {
+            if !prompts, comparison.entity == .tag, comparison.key == RegistryTags.isPrompt { continue }
+            query += " AND "
+            switch comparison.entity {
+            case .attribute where comparison.key == "name":
+                try SearchCompiler.compare("m.name", comparison, into: &query)
+            case .tag:
+                try SearchCompiler.keyValueCondition(
+                    table: "registered_model_tags", owner: "x.model_id = m.model_id", comparison, into: &query)
+            default:
+                throw SwiftflowError.invalidParameter("Invalid attribute name: \(comparison.key)")
+            }
+        }
+        if !prompts {
+            query += " AND NOT EXISTS (SELECT 1 FROM registered_model_tags p WHERE p.model_id = m.model_id AND p.key = "
+            query.bind(RegistryTags.isPrompt)
+            query += " AND p.value = 'true')"
+        }
+        var terms: [String] = []
+        for clause in orderBy {
+            let column = clause.key == "name" ? "m.name" : "m.last_updated_time"
+            terms.append("\(column) \(clause.ascending ? "ASC" : "DESC")")
+        }
+        if !orderBy.contains(where: { $0.key == "name" }) { terms.append("m.name ASC") }
+        query += " ORDER BY \(terms.joined(separator: ", ")) LIMIT "
+        query.bind(maxResults + 1)
+        query += " OFFSET "
+        query.bind(offset)
+        let finalQuery = query
+        return try await executor.read { db in
+            var rows = try await db.all(finalQuery).map(Self.modelRow)
+            var token: String?
+            if rows.count > maxResults {
+                rows.removeLast(rows.count - maxResults)
+                token = PageToken.encode(offset: offset + maxResults)
+            }
+            return Page(items: try await self.loadModels(db, rows, latestOrder: .stageName), nextPageToken: token)
+        }
+    }
+
+    /// Versions come back with their tags but without aliases, as MLflow's search returns them.
+    public func searchModelVersions(
+        filter: SearchFilter, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+    ) async throws -> Page<ModelVersion> {
+        if maxResults < 1 {
+            throw SwiftflowError.invalidParameter(
+                "Invalid value for max_results. It must be a positive integer, but got \(maxResults)")
+        }
+        if maxResults > Limits.maxModelVersionsSearchResults {
+            throw SwiftflowError.invalidParameter(
+                "Invalid value for request parameter max_results. It must be at most "
+                    + "\(Limits.maxModelVersionsSearchResults), but got value \(maxResults)")
+        }
+        let offset = try PageToken.decodeOffset(pageToken)
+        let columns: [String: String] = [
+            "name": "m.name", "run_id": "v.run_id", "source_path": "v.source", "version_number": "v.version",
+            "creation_timestamp": "v.creation_time", "last_updated_timestamp": "v.last_updated_time",
+        ]
+        var query = SQLQuery("SELECT \(Self.versionColumns) FROM model_versions v JOIN registered_models m ")
+        query += "ON m.model_id = v.model_id WHERE 1 = 1"
+        let prompts = filter.queriesPrompts
+        for comparison in filter.comparisons {
+            if !prompts, comparison.entity == .tag, comparison.key == RegistryTags.isPrompt { continue }
+            query += " AND "
+            switch comparison.entity {
+            case .attribute:
+                guard let column = columns[comparison.key] else {
+                    throw SwiftflowError.invalidParameter("Invalid attribute name: \(comparison.key)")
+                }
+                try SearchCompiler.compare(column, comparison, into: &query)
+            case .tag:
+                try SearchCompiler.keyValueCondition(
+                    table: "model_version_tags", owner: "x.model_id = v.model_id AND x.version = v.version", comparison,
+                    into: &query)
+            default:
+                throw SwiftflowError.invalidParameter("Invalid token type: \(comparison.entity.rawValue)")
+            }
+        }
+        if !prompts {
+            query += " AND NOT EXISTS (SELECT 1 FROM model_version_tags p WHERE p.model_id = v.model_id AND p.key = "
+            query.bind(RegistryTags.isPrompt)
+            query += " AND p.value = 'true')"
+        }
+        let effective = orderBy.isEmpty
+            ? [OrderByClause(entity: .attribute, key: "last_updated_timestamp", ascending: false),
+               OrderByClause(entity: .attribute, key: "name", ascending: true),
+               OrderByClause(entity: .attribute, key: "version_number", ascending: false)]
+            : orderBy
+        var terms: [String] = []
+        for clause in effective {
+            guard let column = columns[clause.key] else {
+                throw SwiftflowError.invalidParameter("Invalid order by key '\(clause.key)' specified.")
+            }
+            terms.append("\(column) \(clause.ascending ? "ASC" : "DESC")")
+        }
+        if !effective.contains(where: { $0.key == "name" }) { terms.append("m.name ASC") }
+        if !effective.contains(where: { $0.key == "version_number" }) { terms.append("v.version DESC") }
+        query += " ORDER BY \(terms.joined(separator: ", ")) LIMIT "
+        query.bind(maxResults + 1)
+        query += " OFFSET "
+        query.bind(offset)
+        let finalQuery = query
+        return try await executor.read { db in
+            var versions = try await self.loadVersions(db, finalQuery, aliases: false)
+            var token: String?
+            if versions.count > maxResults {
+                versions.removeLast(versions.count - maxResults)
+                token = PageToken.encode(offset: offset + maxResults)
+            }
+            return Page(items: versions, nextPageToken: token)
+        }
+    }
+}
