@@ -47,7 +47,12 @@ struct APIRouter<Context: RequestContext> {
         guard contentType.lowercased().hasPrefix("application/json") else {
             throw SwiftflowError.invalidParameter("Bad Request. Content-Type must be one of ['application/json'].")
         }
-        let buffer = try await request.body.collect(upTo: Limits.maxRequestBodySize)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: Limits.maxRequestBodySize)
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge)
+        }
         if buffer.readableBytes == 0 { return MLflowRequest(fields: JSONObject()) }
         let value = try buffer.withUnsafeReadableBytes { bytes throws(SwiftflowError) in try JSONParser.parse(bytes) }
         guard case .object(let object) = value else {

@@ -11,7 +11,7 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "server",
         abstract: "Run the tracking server (MLflow REST API 2.0).",
         discussion: """
-            With no options the server stores runs in ./mlflow.db (SQLite) and artifacts in ./mlartifacts,
+            With no options the server stores runs in ./mlflow.db (SQLite) and artifacts in ./mlartifacts, \
             and listens on http://127.0.0.1:5000, like `mlflow server`.
             """)
 
