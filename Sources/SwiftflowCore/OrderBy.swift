@@ -26,7 +26,7 @@ extension OrderByClause {
     public static func parseRunOrderBy(_ items: [String]) throws(SwiftflowError) -> [OrderByClause] {
         var clauses: [OrderByClause] = []
         for item in items {
-            let (name, ascending) = try splitItem(item)
+            let (name, ascending) = try splitOrderItem(item)
             let (entity, key) = try SearchRules.runIdentifier(name, validAttributes: SearchRules.runOrderableAttributes)
             guard entity != .dataset else {
                 throw .invalidParameter("Invalid identifier type 'dataset'")
@@ -52,7 +52,7 @@ extension OrderByClause {
     public static func parseExperimentOrderBy(_ items: [String]) throws(SwiftflowError) -> [OrderByClause] {
         var clauses: [OrderByClause] = []
         for item in items {
-            let (name, ascending) = try splitItem(item)
+            let (name, ascending) = try splitOrderItem(item)
             let (entity, key) = try SearchRules.experimentIdentifier(
                 name, validAttributes: SearchRules.experimentAttributes
             )
@@ -68,7 +68,8 @@ extension OrderByClause {
     ///
     /// Like MLflow, surrounding whitespace, a trailing `;` or anything beyond the direction makes the
     /// item unparsable.
-    private static func splitItem(_ item: String) throws(SwiftflowError) -> (name: [NamePart], ascending: Bool) {
+    /// Shared by the run, experiment and registry order-by parsers.
+    static func splitOrderItem(_ item: String) throws(SwiftflowError) -> (name: [NamePart], ascending: Bool) {
         let unparsable = SwiftflowError.invalidParameter("Invalid order_by clause '\(item)'. Could not be parsed.")
         guard let first = item.unicodeScalars.first, let last = item.unicodeScalars.last,
               !first.properties.isWhitespace, !last.properties.isWhitespace else { throw unparsable }

@@ -62,7 +62,7 @@ extension OrderByClause {
     public static func parseRegisteredModelOrderBy(_ items: [String]) throws(SwiftflowError) -> [OrderByClause] {
         var clauses: [OrderByClause] = []
         for item in items {
-            let (name, ascending) = try RegistrySearchRules.splitOrderItem(item)
+            let (name, ascending) = try OrderByClause.splitOrderItem(item)
             let text = RegistrySearchRules.plainKey(name)
             let key: String
             switch text {
@@ -88,7 +88,7 @@ extension OrderByClause {
         let valid = ["name", "version_number", "creation_timestamp", "last_updated_timestamp"]
         var clauses: [OrderByClause] = []
         for item in items {
-            let (name, ascending) = try RegistrySearchRules.splitOrderItem(item)
+            let (name, ascending) = try OrderByClause.splitOrderItem(item)
             // MLflow's store ignores the entity type here and looks at the key alone.
             let (_, key) = try SearchRules.experimentIdentifier(name, validAttributes: valid)
             guard valid.contains(key) else {
@@ -217,24 +217,6 @@ struct RegistrySearchRules: Sendable {
     }
 
     // MARK: Order by
-
-    /// Splits `name [ASC|DESC]`; like MLflow, anything more, or surrounding whitespace, does not parse.
-    static func splitOrderItem(_ item: String) throws(SwiftflowError) -> (name: [NamePart], ascending: Bool) {
-        let unparsable = SwiftflowError.invalidParameter("Invalid order_by clause '\(item)'. Could not be parsed.")
-        guard let first = item.unicodeScalars.first, let last = item.unicodeScalars.last,
-              !first.properties.isWhitespace, !last.properties.isWhitespace else { throw unparsable }
-        let tokens = SearchSource(item).tokens
-        guard let name = tokens.first?.nameParts, tokens.count <= 2 else { throw unparsable }
-        guard tokens.count == 2 else { return (name, true) }
-        guard case .identifier(let parts) = tokens[1].kind, parts.count == 1, parts[0].quote == .none else {
-            throw unparsable
-        }
-        switch parts[0].text.lowercased() {
-        case "asc": return (name, true)
-        case "desc": return (name, false)
-        default: throw .invalidParameter("Invalid ordering key in order_by clause '\(item)'.")
-        }
-    }
 
     /// The name as shlex reads it after MLflow turns backticks into double quotes.
     static func plainKey(_ name: [NamePart]) -> String {

@@ -103,6 +103,21 @@ enum JSONResponse {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: buffer))
     }
 
+    /// A search page: `{"<key>": [...], "next_page_token": ...}`, the list omitted when empty, as MLflow does.
+    static func page<Item>(_ page: Page<Item>, key: String, _ write: (inout JSONWriter, Item) -> Void) -> Response {
+        make { w in
+            w.beginObject()
+            if !page.items.isEmpty {
+                w.key(key)
+                w.beginArray()
+                for item in page.items { write(&w, item) }
+                w.endArray()
+            }
+            w.optionalField("next_page_token", page.nextPageToken)
+            w.endObject()
+        }
+    }
+
     /// `{}`, MLflow's answer to most writes.
     static var empty: Response { make { $0.beginObject(); $0.endObject() } }
 }

@@ -75,17 +75,7 @@ struct ExperimentRoutes {
                 maxResults: Int(maxResults),
                 orderBy: try OrderByClause.parseExperimentOrderBy(try request.stringArray("order_by")),
                 pageToken: try request.string("page_token"))
-            return JSONResponse.make { w in
-                w.beginObject()
-                if !page.items.isEmpty {
-                    w.key("experiments")
-                    w.beginArray()
-                    for experiment in page.items { w.experiment(experiment) }
-                    w.endArray()
-                }
-                w.optionalField("next_page_token", page.nextPageToken)
-                w.endObject()
-            }
+            return JSONResponse.page(page, key: "experiments") { w, experiment in w.experiment(experiment) }
         }
         api.on(.post, "/experiments/search", search)
         api.on(.get, "/experiments/search", search)

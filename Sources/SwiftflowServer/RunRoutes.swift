@@ -112,17 +112,7 @@ struct RunRoutes {
             let page = try await store.metricHistory(
                 runId: try request.requiredString("run_id", "run_uuid"), key: try request.requiredString("metric_key"),
                 maxResults: maxResults.map { Int(min($0, Int64(Int32.max))) }, pageToken: try request.string("page_token"))
-            return JSONResponse.make { w in
-                w.beginObject()
-                if !page.items.isEmpty {
-                    w.key("metrics")
-                    w.beginArray()
-                    for metric in page.items { w.metric(metric) }
-                    w.endArray()
-                }
-                w.optionalField("next_page_token", page.nextPageToken)
-                w.endObject()
-            }
+            return JSONResponse.page(page, key: "metrics") { w, metric in w.metric(metric) }
         }
         api.on(.post, "/runs/search") { request in
             let maxResults = try request.int64("max_results") ?? 1000
@@ -138,17 +128,7 @@ struct RunRoutes {
                 maxResults: Int(maxResults),
                 orderBy: try OrderByClause.parseRunOrderBy(try request.stringArray("order_by")),
                 pageToken: try request.string("page_token"))
-            return JSONResponse.make { w in
-                w.beginObject()
-                if !page.items.isEmpty {
-                    w.key("runs")
-                    w.beginArray()
-                    for run in page.items { w.run(run) }
-                    w.endArray()
-                }
-                w.optionalField("next_page_token", page.nextPageToken)
-                w.endObject()
-            }
+            return JSONResponse.page(page, key: "runs") { w, run in w.run(run) }
         }
     }
 }
