@@ -107,12 +107,7 @@ enum JSONResponse {
     static func page<Item>(_ page: Page<Item>, key: String, _ write: (inout JSONWriter, Item) -> Void) -> Response {
         make { w in
             w.beginObject()
-            if !page.items.isEmpty {
-                w.key(key)
-                w.beginArray()
-                for item in page.items { write(&w, item) }
-                w.endArray()
-            }
+            w.repeatedField(key, page.items, write)
             w.optionalField("next_page_token", page.nextPageToken)
             w.endObject()
         }

@@ -71,6 +71,17 @@ public struct JSONWriter: Sendable {
     public mutating func optionalField(_ name: String, _ value: String?) { if let value { field(name, value) } }
     public mutating func optionalField(_ name: String, _ value: Int64?) { if let value { field(name, value) } }
 
+    /// Writes a repeated field as protobuf's JSON mapping does: omitted entirely when empty.
+    public mutating func repeatedField<Items: Collection>(
+        _ name: String, _ items: Items, _ element: (inout JSONWriter, Items.Element) -> Void
+    ) {
+        guard !items.isEmpty else { return }
+        key(name)
+        beginArray()
+        for item in items { element(&self, item) }
+        endArray()
+    }
+
     /// Writes the value, then returns the finished document.
     public static func encode(pretty: Bool = true, _ body: (inout JSONWriter) -> Void) -> [UInt8] {
         var writer = JSONWriter(pretty: pretty)

@@ -1,16 +1,12 @@
 /// MLflow's JSON form of each entity: proto field names, in proto field order, absent fields omitted.
 extension JSONWriter {
     public mutating func keyValues(_ name: String, _ items: [KeyValue]) {
-        guard !items.isEmpty else { return }
-        key(name)
-        beginArray()
-        for item in items {
-            beginObject()
-            field("key", item.key)
-            field("value", item.value)
-            endObject()
+        repeatedField(name, items) { w, item in
+            w.beginObject()
+            w.field("key", item.key)
+            w.field("value", item.value)
+            w.endObject()
         }
-        endArray()
     }
 
     public mutating func experiment(_ experiment: Experiment) {
@@ -67,28 +63,18 @@ extension JSONWriter {
         runInfo(run.info)
         key("data")
         beginObject()
-        if !run.metrics.isEmpty {
-            key("metrics")
-            beginArray()
-            for item in run.metrics { metric(item) }
-            endArray()
-        }
+        repeatedField("metrics", run.metrics) { w, item in w.metric(item) }
         keyValues("params", run.params)
         keyValues("tags", run.tags)
         endObject()
         key("inputs")
         beginObject()
-        if !run.inputs.isEmpty {
-            key("dataset_inputs")
-            beginArray()
-            for input in run.inputs {
-                beginObject()
-                keyValues("tags", input.tags)
-                key("dataset")
-                dataset(input.dataset)
-                endObject()
-            }
-            endArray()
+        repeatedField("dataset_inputs", run.inputs) { w, input in
+            w.beginObject()
+            w.keyValues("tags", input.tags)
+            w.key("dataset")
+            w.dataset(input.dataset)
+            w.endObject()
         }
         endObject()
         if includeOutputs {

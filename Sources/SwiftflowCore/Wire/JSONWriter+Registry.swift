@@ -18,12 +18,7 @@ extension JSONWriter {
         if let message = version.statusMessage, !message.isEmpty { field("status_message", message) }
         keyValues("tags", version.tags)
         optionalField("run_link", version.runLink)
-        if !version.aliases.isEmpty {
-            key("aliases")
-            beginArray()
-            for alias in version.aliases { string(alias) }
-            endArray()
-        }
+        repeatedField("aliases", version.aliases) { w, alias in w.string(alias) }
         endObject()
     }
 
@@ -36,35 +31,22 @@ extension JSONWriter {
         if let description = model.description, !description.isEmpty { field("description", description) }
         modelVersions("latest_versions", model.latestVersions)
         keyValues("tags", model.tags)
-        if !model.aliases.isEmpty {
-            key("aliases")
-            beginArray()
-            for alias in model.aliases {
-                beginObject()
-                field("alias", alias.alias)
-                field("version", String(alias.version))
-                endObject()
-            }
-            endArray()
+        repeatedField("aliases", model.aliases) { w, alias in
+            w.beginObject()
+            w.field("alias", alias.alias)
+            w.field("version", String(alias.version))
+            w.endObject()
         }
         endObject()
     }
 
     /// A repeated `ModelVersion` field, omitted when empty.
     public mutating func modelVersions(_ name: String, _ versions: [ModelVersion]) {
-        guard !versions.isEmpty else { return }
-        key(name)
-        beginArray()
-        for version in versions { modelVersion(version) }
-        endArray()
+        repeatedField(name, versions) { w, version in w.modelVersion(version) }
     }
 
     /// A repeated `RegisteredModel` field, omitted when empty.
     public mutating func registeredModels(_ name: String, _ models: [RegisteredModel]) {
-        guard !models.isEmpty else { return }
-        key(name)
-        beginArray()
-        for model in models { registeredModel(model) }
-        endArray()
+        repeatedField(name, models) { w, model in w.registeredModel(model) }
     }
 }
