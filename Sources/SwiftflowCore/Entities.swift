@@ -104,14 +104,6 @@ public struct Metric: Sendable, Equatable {
         self.timestamp = timestamp
         self.step = step
     }
-
-    /// MLflow's latest-value order: larger step wins, then later timestamp, then larger value.
-    public func isNewer(than other: Metric) -> Bool {
-        if step != other.step { return step > other.step }
-        if timestamp != other.timestamp { return timestamp > other.timestamp }
-        // Python's tuple comparison: a NaN on either side never wins.
-        return value > other.value
-    }
 }
 
 /// Everything a run has logged but its history.

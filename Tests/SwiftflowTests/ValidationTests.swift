@@ -50,14 +50,4 @@ struct ValidationTests {
         #expect(Validation.normalizePosixPath("//a") == "//a")
         #expect(Validation.normalizePosixPath("///a") == "/a")
     }
-
-    @Test("the latest-value rule: max step, then max timestamp, then max value")
-    func latestRule() {
-        let base = Metric(key: "m", value: 1, timestamp: 10, step: 3)
-        #expect(Metric(key: "m", value: 0, timestamp: 0, step: 4).isNewer(than: base))
-        #expect(!Metric(key: "m", value: 9, timestamp: 99, step: 2).isNewer(than: base))
-        #expect(Metric(key: "m", value: 0, timestamp: 11, step: 3).isNewer(than: base))
-        #expect(Metric(key: "m", value: 2, timestamp: 10, step: 3).isNewer(than: base))
-        #expect(!Metric(key: "m", value: .nan, timestamp: 10, step: 3).isNewer(than: base))
-    }
 }
