@@ -182,8 +182,8 @@ package enum Schema {
                 WHEN (SELECT lifecycle_stage FROM runs WHERE run_id = NEW.run_id) IS NOT 'active'
                 BEGIN SELECT RAISE(ABORT, '\(runNotActiveMarker)'); END
                 """,
-                // The newest point wins: larger step, then later timestamp, then larger value
-                // (a NaN never wins a tie, as in MLflow's tuple comparison).
+                // The newest point wins: larger step, then later timestamp, then larger stored value. Like
+                // MLflow's SQL store, the values compared are the stored ones, where NaN is 0.
                 """
                 CREATE TRIGGER metrics_update_latest AFTER INSERT ON metrics
                 BEGIN
@@ -194,7 +194,6 @@ package enum Schema {
                     WHERE excluded.step > latest_metrics.step
                         OR (excluded.step = latest_metrics.step AND excluded.timestamp > latest_metrics.timestamp)
                         OR (excluded.step = latest_metrics.step AND excluded.timestamp = latest_metrics.timestamp
-                            AND excluded.is_nan = 0 AND latest_metrics.is_nan = 0
                             AND excluded.value > latest_metrics.value);
                 END
                 """,

@@ -60,7 +60,8 @@ package enum SearchCompiler {
 
     /// `EXISTS (SELECT 1 FROM table WHERE owner AND key = ? AND value <op> ?)`, or its presence test.
     static func keyValueCondition(
-        table: String, owner: String, extra: String = "", _ comparison: SearchComparison, into query: inout SQLQuery
+        table: String, owner: String, extra: String = "", _ comparison: SearchComparison, into query: inout SQLQuery,
+        orIf alternative: String? = nil
     ) throws(SwiftflowError) {
         switch comparison.op {
         case .isNull, .isNotNull:
@@ -71,9 +72,9 @@ package enum SearchCompiler {
         default:
             query += "EXISTS (SELECT 1 FROM \(table) x WHERE \(owner)\(extra) AND x.key = "
             query.bind(comparison.key)
-            query += " AND "
+            query += alternative.map { " AND (\($0) OR " } ?? " AND ("
             try compare("x.value", comparison, into: &query)
-            query += ")"
+            query += "))"
         }
     }
 
@@ -99,9 +100,11 @@ package enum SearchCompiler {
             }
             try compare(column, comparison, into: &query)
         case .metric:
+            // A NaN (stored as 0 with is_nan) matches `!=` and no other comparison, as on MLflow's server.
+            let nanRule = comparison.op == .notEqual ? "" : " AND x.is_nan = false"
             try keyValueCondition(
-                table: "latest_metrics", owner: "x.run_id = r.run_id", extra: " AND x.is_nan = false", comparison,
-                into: &query)
+                table: "latest_metrics", owner: "x.run_id = r.run_id", extra: nanRule, comparison, into: &query,
+                orIf: comparison.op == .notEqual ? "x.is_nan = true" : nil)
         case .param:
             try keyValueCondition(table: "params", owner: "x.run_id = r.run_id", comparison, into: &query)
         case .tag:
@@ -148,9 +151,7 @@ package enum SearchCompiler {
         var seen = Set<String>()
         for (index, clause) in clauses.enumerated() {
             let direction = clause.ascending ? "ASC" : "DESC"
-            if !seen.insert("\(clause.entity.rawValue).\(clause.key)").inserted {
-                throw .invalidParameter("`order_by` contains duplicate fields: \(clauses.map { "\($0.entity.rawValue).\($0.key)" })")
-            }
+            seen.insert("\(clause.entity.rawValue).\(clause.key)")  // duplicates were refused by the parser
             switch clause.entity {
             case .attribute:
                 guard let column = runColumns[clause.key] else {

@@ -59,9 +59,19 @@ struct TrackingStoreTests {
                 Metric(key: "y", value: 5, timestamp: 10, step: 7), Metric(key: "y", value: 9, timestamp: 10, step: 7),
                 Metric(key: "y", value: 1, timestamp: 99, step: 6),
             ], params: [], tags: [])
+            // Ties on step and timestamp compare stored values, where MLflow's SQL store keeps NaN as 0:
+            // 1.0 replaces an earlier NaN, and a NaN replaces an earlier -1.0.
+            for (key, first, second) in [("z", Double.nan, 1.0), ("w", -1.0, .nan)] {
+                for value in [first, second] {
+                    try await store.logBatch(runId: id, metrics: [Metric(key: key, value: value, timestamp: 10, step: 1)],
+                                             params: [], tags: [])
+                }
+            }
             let metrics = try await store.getRun(id: id).metrics
             #expect(metrics.first { $0.key == "x" }?.value == 3.0)
             #expect(metrics.first { $0.key == "y" }?.value == 9.0)
+            #expect(metrics.first { $0.key == "z" }?.value == 1.0)
+            #expect(metrics.first { $0.key == "w" }?.value.isNaN == true)
             let history = try await store.metricHistory(runId: id, key: "x", maxResults: nil, pageToken: nil)
             #expect(history.items.map(\.timestamp) == [1_000, 1_500, 2_000, 5_000])
         }
@@ -123,6 +133,25 @@ struct TrackingStoreTests {
             // Deleted names stay reserved.
             #expect(await errorCode { _ = try await store.createExperiment(name: "life", artifactLocation: nil, tags: []) }
                 == "RESOURCE_ALREADY_EXISTS")
+        }
+    }
+
+    @Test("a NaN metric matches != and no other comparison, as on MLflow's server")
+    func nanInSearch() async throws {
+        try await withStore { store, _ in
+            let experiment = try await store.createExperiment(name: "nan-search", artifactLocation: nil, tags: [])
+            let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
+            try await store.logBatch(runId: id, metrics: [Metric(key: "w", value: .nan, timestamp: 1, step: 0)],
+                                     params: [], tags: [])
+            for (filter, matches) in [
+                ("metrics.w != 5", 1), ("metrics.w = 0", 0), ("metrics.w >= 0", 0), ("metrics.w <= 0", 0),
+                ("metrics.w < 0.5", 0), ("metrics.w > -0.5", 0),
+            ] {
+                let page = try await store.searchRuns(
+                    experimentIds: [experiment], filter: try SearchFilter.parseRunFilter(filter), viewType: .activeOnly,
+                    maxResults: 10, orderBy: [], pageToken: nil)
+                #expect(page.items.count == matches, "\(filter)")
+            }
         }
     }
 
