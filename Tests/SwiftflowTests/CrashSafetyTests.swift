@@ -1,92 +1,7 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import SwiftflowCore
 import Synchronization
 import Testing
-
-/// Starts the `swiftflow` binary built beside the test bundle, on a free port, over a data folder.
-final class ServerProcess {
-    let port: Int
-    let process = Process()
-
-    init(dataFolder: String) throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("swiftflow").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw SwiftflowError(.internalError, "no swiftflow binary at \(binary): build with --build-tests first")
-        }
-        port = try Self.freePort()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "server", "--port", String(port), "--backend-store-uri", "sqlite:///\(dataFolder)/mlflow.db",
-            "--artifacts-destination", dataFolder + "/artifacts", "--log-level", "error",
-        ]
-        process.currentDirectoryURL = URL(fileURLWithPath: dataFolder)
-        try process.run()
-    }
-
-    var base: String { "http://127.0.0.1:\(port)" }
-
-    func waitUntilReady() async throws {
-        for _ in 0..<200 {
-            if let (_, status) = try? await HTTP.send("GET", base + "/health"), status == 200 { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw SwiftflowError(.internalError, "server on port \(port) did not start")
-    }
-
-    func kill() {
-        Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
-            }
-        }
-        guard bound else { throw SwiftflowError(.internalError, "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-}
-
-enum HTTP {
-    static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 10
-        return URLSession(configuration: configuration)
-    }()
-
-    static func send(_ method: String, _ url: String, json: String? = nil) async throws -> (JSONValue, Int) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        if let json {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(json.utf8)
-        }
-        let (data, response) = try await session.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let value = (try? JSONParser.parse([UInt8](data))) ?? .null
-        return (value, status)
-    }
-}
 
 /// The batches the server acknowledged, shared by the writer tasks.
 final class Acknowledged: Sendable {
@@ -99,10 +14,9 @@ struct CrashSafetyTests {
     func sigkillKeepsAcknowledgedWrites() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let server = try ServerProcess(dataFolder: folder.path)
+        let server = try await ServerProcess.started(dataFolder: folder.path)
         defer { server.stop() }
-        try await server.waitUntilReady()
-        let api = server.base + "/api/2.0/mlflow"
+        let api = server.api
         let (created, _) = try await HTTP.send("POST", api + "/experiments/create", json: #"{"name": "crash"}"#)
         guard case .string(let experimentId) = created["experiment_id"] else { throw SwiftflowError(.internalError, "no id") }
         let (run, _) = try await HTTP.send("POST", api + "/runs/create", json: #"{"experiment_id": "\#(experimentId)"}"#)
@@ -135,10 +49,9 @@ struct CrashSafetyTests {
         let written = acknowledged.indices.withLock { $0 }
         #expect(written.count > 20, "the writers should have been acknowledged before the kill")
 
-        let restarted = try ServerProcess(dataFolder: folder.path)
+        let restarted = try await ServerProcess.started(dataFolder: folder.path)
         defer { restarted.stop() }
-        try await restarted.waitUntilReady()
-        let (fetched, status) = try await HTTP.send("GET", restarted.base + "/api/2.0/mlflow/runs/get?run_id=\(runId)")
+        let (fetched, status) = try await HTTP.send("GET", restarted.api + "/runs/get?run_id=\(runId)")
         #expect(status == 200)
         var params: [String: String] = [:]
         if case .array(let items) = fetched["run"]?["data"]?["params"] {
@@ -152,7 +65,7 @@ struct CrashSafetyTests {
         // Each batch is all-or-nothing: a stored param comes with all three of its points.
         for key in ["a", "b", "c"] {
             let (history, _) = try await HTTP.send(
-                "GET", restarted.base + "/api/2.0/mlflow/metrics/get-history?run_id=\(runId)&metric_key=\(key)")
+                "GET", restarted.api + "/metrics/get-history?run_id=\(runId)&metric_key=\(key)")
             var steps = Set<Int>()
             if case .array(let points) = history["metrics"] {
                 for point in points { if case .number(let step) = point["step"], let value = Int(step) { steps.insert(value) } }

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import SwiftflowCore
 import Testing
 
@@ -17,10 +14,9 @@ struct LiveServerTests {
     func badRequests() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let server = try ServerProcess(dataFolder: folder.path)
+        let server = try await ServerProcess.started(dataFolder: folder.path)
         defer { server.stop() }
-        try await server.waitUntilReady()
-        let api = server.base + "/api/2.0/mlflow"
+        let api = server.api
 
         let (unknown, unknownStatus) = try await HTTP.send("GET", api + "/no/such/endpoint")
         #expect(unknownStatus == 404)
@@ -57,19 +53,17 @@ struct LiveServerTests {
     func sigtermDrains() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let server = try ServerProcess(dataFolder: folder.path)
-        try await server.waitUntilReady()
-        _ = try await HTTP.send("POST", server.base + "/api/2.0/mlflow/experiments/create", json: #"{"name": "kept"}"#)
+        let server = try await ServerProcess.started(dataFolder: folder.path)
+        _ = try await HTTP.send("POST", server.api + "/experiments/create", json: #"{"name": "kept"}"#)
         server.process.terminate()
         server.process.waitUntilExit()
         #expect(server.process.terminationReason == .exit)
         #expect(server.process.terminationStatus == 0)
 
-        let restarted = try ServerProcess(dataFolder: folder.path)
+        let restarted = try await ServerProcess.started(dataFolder: folder.path)
         defer { restarted.stop() }
-        try await restarted.waitUntilReady()
         let (found, status) = try await HTTP.send(
-            "GET", restarted.base + "/api/2.0/mlflow/experiments/get-by-name?experiment_name=kept")
+            "GET", restarted.api + "/experiments/get-by-name?experiment_name=kept")
         #expect(status == 200)
         #expect(found["experiment"]?["name"] == .string("kept"))
     }
