@@ -7,6 +7,46 @@ public enum PageToken {
         Data("{\"offset\": \(offset)}".utf8).base64EncodedString()
     }
 
+    /// A run-search token: the offset, as MLflow's, plus the sort key of the page's last row, so the
+    /// next page starts after that row even when runs were added or removed in between.
+    public static func encode(offset: Int, after sortKey: [SortKeyValue]) -> String {
+        var text = "{\"offset\": \(offset), \"after\": ["
+        for (index, value) in sortKey.enumerated() {
+            if index > 0 { text += ", " }
+            switch value {
+            case .null: text += "null"
+            case .integer(let number): text += String(number)
+            case .real(let number): text += number.isFinite ? "\(number)" : "null"
+            case .text(let string):
+                text += (try? JSONEncoder().encode(string)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+            }
+        }
+        return Data((text + "]}").utf8).base64EncodedString()
+    }
+
+    /// Where a token resumes: its offset and, for run-search tokens, the sort key to start after.
+    ///
+    /// - Throws: as `decodeOffset(_:)`.
+    public static func decodePosition(_ token: String?) throws(SwiftflowError) -> PagePosition {
+        let offset = try decodeOffset(token)
+        guard let token, offset > 0, let bytes = lenientBase64Decode(token),
+              case .object(let fields)? = try? JSONDecoder().decode(TokenJSON.self, from: bytes),
+              case .array(let items)? = fields["after"] else {
+            return PagePosition(offset: offset, after: nil)
+        }
+        var sortKey: [SortKeyValue] = []
+        for item in items {
+            switch item {
+            case .null: sortKey.append(.null)
+            case .integer(let number): sortKey.append(.integer(Int64(number)))
+            case .double(let number): sortKey.append(.real(number))
+            case .string(let string): sortKey.append(.text(string))
+            case .bool, .array, .object: return PagePosition(offset: offset, after: nil)
+            }
+        }
+        return PagePosition(offset: offset, after: sortKey)
+    }
+
     /// The offset a token resumes at; `nil` or an empty token means the first page (offset 0).
     ///
     /// Decoding is as lenient as MLflow's (Python's `b64decode` skips stray characters, `offset` may be a
@@ -77,6 +117,25 @@ public enum PageToken {
         }
         let delimiter = String(UnicodeScalar(quote))
         return "b" + delimiter + body + delimiter
+    }
+}
+
+/// One value of a row's sort key, as carried in a page token.
+public enum SortKeyValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+}
+
+/// Where a search page starts: an offset, or (run search) after the row with this sort key.
+public struct PagePosition: Sendable, Equatable {
+    public var offset: Int
+    public var after: [SortKeyValue]?
+
+    public init(offset: Int, after: [SortKeyValue]?) {
+        self.offset = offset
+        self.after = after
     }
 }
 

@@ -24,6 +24,11 @@ package struct SQLQuery: Sendable {
         sql(")")
     }
 
+    /// Appends another piece, text and binds in order.
+    package mutating func append(_ other: SQLQuery) {
+        string += other.string
+    }
+
     package static func += (lhs: inout SQLQuery, rhs: String) { lhs.sql(rhs) }
 }
 

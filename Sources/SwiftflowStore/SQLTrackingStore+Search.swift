@@ -4,36 +4,118 @@ import SwiftflowCore
 extension SQLTrackingStore {
     /// Searches in two steps: the page of run ids under filter and order, then the details of those
     /// runs only, one query per table.
+    ///
+    /// Page tokens carry the sort key of the page's last row, so the next page starts right after it
+    /// even when runs were created or deleted in between (an offset would repeat or skip runs).
     public func searchRuns(
         experimentIds: [String], filter: SearchFilter, viewType: ViewType, maxResults: Int,
         orderBy: [OrderByClause], pageToken: String?
     ) async throws -> Page<Run> {
-        let offset = try PageToken.decodeOffset(pageToken)
+        let position = try PageToken.decodePosition(pageToken)
         guard !experimentIds.isEmpty else { return Page(items: [], nextPageToken: nil) }
         let numericIds = try experimentIds.map { try experimentIdValue($0) }
-        var query = SQLQuery("SELECT r.run_id FROM runs r")
-        let order = try SearchCompiler.runOrder(orderBy, into: &query)
-        query += " WHERE r.experiment_id IN "
-        query.bindList(numericIds)
-        query += " AND r.lifecycle_stage IN "
-        query.bindList(viewType.stages.map(\.rawValue))
-        for comparison in filter.comparisons {
-            query += " AND "
-            try SearchCompiler.runCondition(comparison, into: &query)
-        }
-        query += " ORDER BY \(order) LIMIT "
-        query.bind(maxResults + 1)
-        query += " OFFSET "
-        query.bind(offset)
-        let finalQuery = query
+        let stages = viewType.stages.map(\.rawValue)
         return try await executor.read { db in
-            var ids = try await db.all(finalQuery).map { try $0.decode(column: "run_id", as: String.self) }
-            var token: String?
-            if ids.count > maxResults {
-                ids.removeLast(ids.count - maxResults)
-                token = PageToken.encode(offset: offset + maxResults)
+            let driver = try await Self.chooseDriver(db, filter: filter, experimentIds: numericIds, stages: stages)
+            var joins = SQLQuery()
+            let terms = try SearchCompiler.runOrder(orderBy, into: &joins)
+            var query = SQLQuery("SELECT r.run_id")
+            for (index, term) in terms.enumerated() { query += ", \(term.sql) AS k\(index)" }
+            if let driver {
+                // Start from the rows of the most selective filter; CROSS JOIN keeps that order.
+                let table = SearchCompiler.runTable(filter.comparisons[driver].entity)!
+                query += " FROM \(table) d CROSS JOIN runs r ON r.run_id = d.run_id"
+            } else {
+                query += " FROM runs r"
             }
+            query.append(joins)
+            query += " WHERE r.experiment_id IN "
+            query.bindList(numericIds)
+            query += " AND r.lifecycle_stage IN "
+            query.bindList(stages)
+            for (index, comparison) in filter.comparisons.enumerated() {
+                query += " AND "
+                if index == driver {
+                    try SearchCompiler.keyValuePredicate(
+                        alias: "d", metric: comparison.entity == .metric, comparison, into: &query)
+                } else {
+                    try SearchCompiler.runCondition(comparison, into: &query)
+                }
+            }
+            let after = position.after.flatMap { SearchCompiler.matches($0, terms) ? $0 : nil }
+            if let after {
+                query += " AND "
+                SearchCompiler.after(after, terms: terms, into: &query)
+            }
+            query += " ORDER BY \(SearchCompiler.orderBy(terms)) LIMIT "
+            query.bind(maxResults + 1)
+            if after == nil {
+                query += " OFFSET "
+                query.bind(position.offset)
+            }
+            var rows = try await db.all(query)
+            var token: String?
+            if rows.count > maxResults {
+                rows.removeLast(rows.count - maxResults)
+                let sortKey = try Self.sortKey(of: rows[rows.count - 1], terms: terms)
+                token = PageToken.encode(offset: position.offset + maxResults, after: sortKey)
+            }
+            let ids = try rows.map { try $0.decode(column: "run_id", as: String.self) }
             return Page(items: try await self.loadRuns(db, ids: ids), nextPageToken: token)
+        }
+    }
+
+    /// The index of the filter whose matching rows should drive the search, or nil to scan the
+    /// experiments' runs.
+    ///
+    /// SQLite's planner cannot tell a selective filter from the experiment scan without statistics
+    /// (and keeps `EXISTS` subqueries correlated), so the candidates are counted through their
+    /// `(key, value)` index, each count stopping at the best so far. A filter drives only when it
+    /// matches under half the runs in scope.
+    static func chooseDriver(
+        _ db: any SQLDatabase, filter: SearchFilter, experimentIds: [Int64], stages: [String]
+    ) async throws -> Int? {
+        let candidates = filter.comparisons.indices.filter {
+            SearchCompiler.runTable(filter.comparisons[$0].entity) != nil && filter.comparisons[$0].op != .isNull
+        }
+        guard !candidates.isEmpty else { return nil }
+        var scope = SQLQuery("SELECT count(*) AS n FROM (SELECT 1 FROM runs r WHERE r.experiment_id IN ")
+        scope.bindList(experimentIds)
+        scope += " AND r.lifecycle_stage IN "
+        scope.bindList(stages)
+        scope += " LIMIT 200000)"
+        var best = try await count(db, scope) / 2
+        var driver: Int?
+        for index in candidates where best > 0 {
+            let comparison = filter.comparisons[index]
+            var query = SQLQuery("SELECT count(*) AS n FROM (SELECT 1 FROM \(SearchCompiler.runTable(comparison.entity)!) x WHERE ")
+            try SearchCompiler.keyValuePredicate(alias: "x", metric: false, comparison, into: &query)
+            query += " LIMIT "
+            query.bind(best)
+            query += ")"
+            let matches = try await count(db, query)
+            if matches < best {
+                best = matches
+                driver = index
+            }
+        }
+        return driver
+    }
+
+    private static func count(_ db: any SQLDatabase, _ query: SQLQuery) async throws -> Int {
+        try await db.all(query).first?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// The `k0`, `k1`, ... columns of a search row: its sort key.
+    static func sortKey(of row: any SQLRow, terms: [SearchCompiler.OrderTerm]) throws -> [SortKeyValue] {
+        try terms.indices.map { index in
+            let column = "k\(index)"
+            if try row.decodeNil(column: column) { return .null }
+            switch terms[index].kind {
+            case .integer: return .integer(try row.decode(column: column, as: Int64.self))
+            case .real: return .real(try row.decode(column: column, as: Double.self))
+            case .text: return .text(try row.decode(column: column, as: String.self))
+            }
         }
     }
 }

@@ -58,23 +58,45 @@ package enum SearchCompiler {
         }
     }
 
-    /// `EXISTS (SELECT 1 FROM table WHERE owner AND key = ? AND value <op> ?)`, or its presence test.
+    /// `EXISTS (SELECT 1 FROM table x WHERE owner AND <predicate>)`, or `NOT EXISTS` for `IS NULL`.
     static func keyValueCondition(
-        table: String, owner: String, extra: String = "", _ comparison: SearchComparison, into query: inout SQLQuery,
-        orIf alternative: String? = nil
+        table: String, owner: String, metric: Bool = false, _ comparison: SearchComparison, into query: inout SQLQuery
     ) throws(SwiftflowError) {
+        query += comparison.op == .isNull ? "NOT EXISTS" : "EXISTS"
+        query += " (SELECT 1 FROM \(table) x WHERE \(owner) AND "
+        try keyValuePredicate(alias: "x", metric: metric, comparison, into: &query)
+        query += ")"
+    }
+
+    /// `<alias>.key = ? AND (<alias>.value <op> ?)`: a row of a key-value table that satisfies the
+    /// comparison (for `IS NULL` / `IS NOT NULL`, that has the key). A metric's NaN (stored as 0 with
+    /// `is_nan`) matches `!=` and no other comparison, as on MLflow's server.
+    static func keyValuePredicate(
+        alias: String, metric: Bool, _ comparison: SearchComparison, into query: inout SQLQuery
+    ) throws(SwiftflowError) {
+        query += "\(alias).key = "
+        query.bind(comparison.key)
         switch comparison.op {
         case .isNull, .isNotNull:
-            query += comparison.op == .isNull ? "NOT EXISTS" : "EXISTS"
-            query += " (SELECT 1 FROM \(table) x WHERE \(owner) AND x.key = "
-            query.bind(comparison.key)
-            query += ")"
+            return
+        case .notEqual where metric:
+            query += " AND (\(alias).is_nan = true OR "
+        case _ where metric:
+            query += " AND \(alias).is_nan = false AND ("
         default:
-            query += "EXISTS (SELECT 1 FROM \(table) x WHERE \(owner)\(extra) AND x.key = "
-            query.bind(comparison.key)
-            query += alternative.map { " AND (\($0) OR " } ?? " AND ("
-            try compare("x.value", comparison, into: &query)
-            query += "))"
+            query += " AND ("
+        }
+        try compare("\(alias).value", comparison, into: &query)
+        query += ")"
+    }
+
+    /// The key-value table a run filter looks in, or nil for attributes and datasets.
+    package static func runTable(_ entity: SearchEntity) -> String? {
+        switch entity {
+        case .metric: "latest_metrics"
+        case .param: "params"
+        case .tag: "tags"
+        case .attribute, .dataset: nil
         }
     }
 
@@ -99,16 +121,10 @@ package enum SearchCompiler {
                 throw .invalidParameter("Invalid attribute key '\(comparison.key)' specified.")
             }
             try compare(column, comparison, into: &query)
-        case .metric:
-            // A NaN (stored as 0 with is_nan) matches `!=` and no other comparison, as on MLflow's server.
-            let nanRule = comparison.op == .notEqual ? "" : " AND x.is_nan = false"
+        case .metric, .param, .tag:
+            let table = runTable(comparison.entity)!
             try keyValueCondition(
-                table: "latest_metrics", owner: "x.run_id = r.run_id", extra: nanRule, comparison, into: &query,
-                orIf: comparison.op == .notEqual ? "x.is_nan = true" : nil)
-        case .param:
-            try keyValueCondition(table: "params", owner: "x.run_id = r.run_id", comparison, into: &query)
-        case .tag:
-            try keyValueCondition(table: "tags", owner: "x.run_id = r.run_id", comparison, into: &query)
+                table: table, owner: "x.run_id = r.run_id", metric: comparison.entity == .metric, comparison, into: &query)
         case .dataset:
             query += "EXISTS (SELECT 1 FROM run_inputs ri JOIN datasets d ON d.dataset_id = ri.dataset_id WHERE ri.run_id = r.run_id AND "
             switch comparison.key {
@@ -144,38 +160,104 @@ package enum SearchCompiler {
         return parts.joined(separator: ", ")
     }
 
+    /// One `ORDER BY` term of a run search and the kind of value it yields, so that a page token can
+    /// carry the last row's value and the next page can start after it.
+    package struct OrderTerm: Sendable {
+        package enum Kind: Sendable { case integer, real, text }
+        package var sql: String
+        package var ascending: Bool
+        package var kind: Kind
+    }
+
+    /// Run attributes that hold numbers (the others are text).
+    static let numericRunAttributes: Set<String> = ["start_time", "end_time", "experiment_id"]
+
     /// Joins and `ORDER BY` terms for a run search. Present values sort first, then NaN, then absent
-    /// ones, in either direction, as MLflow does; ties fall to start_time DESC, run_id ASC.
-    package static func runOrder(_ clauses: [OrderByClause], into joins: inout SQLQuery) throws(SwiftflowError) -> String {
-        var terms: [String] = []
+    /// ones, in either direction, as MLflow does; ties fall to start_time DESC, run_id ASC, so the order
+    /// is total and a page can resume after a row.
+    package static func runOrder(_ clauses: [OrderByClause], into joins: inout SQLQuery) throws(SwiftflowError) -> [OrderTerm] {
+        var terms: [OrderTerm] = []
         var seen = Set<String>()
         for (index, clause) in clauses.enumerated() {
-            let direction = clause.ascending ? "ASC" : "DESC"
             seen.insert("\(clause.entity.rawValue).\(clause.key)")  // duplicates were refused by the parser
             switch clause.entity {
             case .attribute:
                 guard let column = runColumns[clause.key] else {
                     throw .invalidParameter("Invalid attribute key '\(clause.key)' specified.")
                 }
-                terms.append("CASE WHEN \(column) IS NULL THEN 1 ELSE 0 END")
-                terms.append("\(column) \(direction)")
+                terms.append(OrderTerm(sql: "CASE WHEN \(column) IS NULL THEN 1 ELSE 0 END", ascending: true, kind: .integer))
+                let kind: OrderTerm.Kind = numericRunAttributes.contains(clause.key) ? .integer : .text
+                terms.append(OrderTerm(sql: column, ascending: clause.ascending, kind: kind))
             case .metric, .param, .tag:
                 let table = clause.entity == .metric ? "latest_metrics" : (clause.entity == .param ? "params" : "tags")
                 let alias = "o\(index)"
                 joins += " LEFT JOIN \(table) \(alias) ON \(alias).run_id = r.run_id AND \(alias).key = "
                 joins.bind(clause.key)
                 if clause.entity == .metric {
-                    terms.append("CASE WHEN \(alias).is_nan = true THEN 1 WHEN \(alias).value IS NULL THEN 2 ELSE 0 END")
+                    terms.append(OrderTerm(
+                        sql: "CASE WHEN \(alias).is_nan = true THEN 1 WHEN \(alias).value IS NULL THEN 2 ELSE 0 END",
+                        ascending: true, kind: .integer))
+                    terms.append(OrderTerm(sql: "\(alias).value", ascending: clause.ascending, kind: .real))
                 } else {
-                    terms.append("CASE WHEN \(alias).value IS NULL THEN 1 ELSE 0 END")
+                    terms.append(OrderTerm(
+                        sql: "CASE WHEN \(alias).value IS NULL THEN 1 ELSE 0 END", ascending: true, kind: .integer))
+                    terms.append(OrderTerm(sql: "\(alias).value", ascending: clause.ascending, kind: .text))
                 }
-                terms.append("\(alias).value \(direction)")
             case .dataset:
                 throw .invalidParameter("Invalid order_by entity: dataset")
             }
         }
-        if !seen.contains("attribute.start_time") { terms.append("r.start_time DESC") }
-        terms.append("r.run_id ASC")
-        return terms.joined(separator: ", ")
+        if !seen.contains("attribute.start_time") {
+            terms.append(OrderTerm(sql: "r.start_time", ascending: false, kind: .integer))
+        }
+        terms.append(OrderTerm(sql: "r.run_id", ascending: true, kind: .text))
+        return terms
+    }
+
+    /// `ORDER BY` text for `terms`.
+    package static func orderBy(_ terms: [OrderTerm]) -> String {
+        terms.map { "\($0.sql) \($0.ascending ? "ASC" : "DESC")" }.joined(separator: ", ")
+    }
+
+    /// The rows strictly after `sortKey` in the order of `terms`:
+    /// `t1 > v1 OR (t1 IS v1 AND t2 > v2) OR ...` (`<` for descending terms).
+    ///
+    /// A NULL value only occurs after a term that groups the NULLs, so a row with a NULL there ties on
+    /// every earlier term only with other NULL rows, and `> NULL` is rightly false.
+    package static func after(_ sortKey: [SortKeyValue], terms: [OrderTerm], into query: inout SQLQuery) {
+        query += "("
+        for index in terms.indices {
+            if index > 0 { query += " OR " }
+            query += "("
+            for earlier in 0..<index {
+                query += "\(terms[earlier].sql) IS "
+                bind(sortKey[earlier], into: &query)
+                query += " AND "
+            }
+            query += "\(terms[index].sql) \(terms[index].ascending ? ">" : "<") "
+            bind(sortKey[index], into: &query)
+            query += ")"
+        }
+        query += ")"
+    }
+
+    private static func bind(_ value: SortKeyValue, into query: inout SQLQuery) {
+        switch value {
+        case .null: query += "NULL"
+        case .integer(let number): query.bind(number)
+        case .real(let number): query.bind(number)
+        case .text(let text): query.bind(text)
+        }
+    }
+
+    /// Whether a token's sort key fits `terms` (same length, each value of the term's kind or NULL).
+    package static func matches(_ sortKey: [SortKeyValue], _ terms: [OrderTerm]) -> Bool {
+        guard sortKey.count == terms.count else { return false }
+        return zip(sortKey, terms).allSatisfy { value, term in
+            switch (value, term.kind) {
+            case (.null, _), (.integer, .integer), (.integer, .real), (.real, .real), (.text, .text): true
+            default: false
+            }
+        }
     }
 }
