@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh            unit tests + conformance
 #   SKIP_CONFORMANCE=1 scripts/test.sh
+#   SKIP_SEARCH_DIFF=1 scripts/test.sh   conformance without the side-by-side search comparison
 #
 # One release build serves both: the unit tests and the server under test use the same objects.
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 CONFORMANCE_DIR="${CONFORMANCE_DIR:-$ROOT/../shared/conformance}"
 CONFORMANCE_FILES=(tests/test_experiments.py tests/test_runs.py tests/test_metrics_history.py
-  tests/test_fluent.py tests/test_errors.py)
+  tests/test_fluent.py tests/test_errors.py tests/test_search_runs.py)
 
 echo "== swift build -c release --build-tests"
 swift build -c release --build-tests
@@ -28,7 +29,9 @@ fi
 DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/swiftflow-test.XXXXXX")"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 SERVER_PID=""
+REF_PID=""
 cleanup() {
+  if [ -n "$REF_PID" ]; then kill -TERM "$REF_PID" 2>/dev/null || true; fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -56,5 +59,29 @@ rc=$?
 set -e
 if [ "$rc" != 0 ]; then
   echo "== server log (last 50 lines)"; tail -n 50 "$DATA_DIR/server.log"
+  exit "$rc"
+fi
+
+# The same searches against the official server and ours, answers compared cell by cell.
+if [ "${SKIP_SEARCH_DIFF:-0}" != 1 ]; then
+  VENV="${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}"
+  REF_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  mkdir -p "$DATA_DIR/official"
+  echo "== search diff: official mlflow server on port $REF_PORT against ours"
+  (cd "$DATA_DIR/official" && MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false exec "$VENV/bin/mlflow" server \
+    --backend-store-uri "sqlite:///$DATA_DIR/official/mlflow.db" --artifacts-destination "$DATA_DIR/official/a" \
+    --host 127.0.0.1 --port "$REF_PORT" --workers 1) >"$DATA_DIR/official.log" 2>&1 &
+  REF_PID=$!
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$REF_PORT/health" >/dev/null 2>&1 && break
+    kill -0 "$REF_PID" 2>/dev/null || { echo "official server exited:" >&2; tail -20 "$DATA_DIR/official.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  set +e
+  "$VENV/bin/python" "$ROOT/scripts/search_diff.py" "http://127.0.0.1:$REF_PORT" "http://127.0.0.1:$PORT" \
+    >"$DATA_DIR/search_diff.log" 2>&1
+  rc=$?
+  set -e
+  grep -v "View run\|View experiment" "$DATA_DIR/search_diff.log" | tail -n 60
 fi
 exit "$rc"
