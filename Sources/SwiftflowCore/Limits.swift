@@ -21,6 +21,12 @@ public enum Limits {
     public static let maxInputTagKeySize = 255
     public static let maxInputTagValueSize = 500
     public static let maxRunNameLength = 250
+    /// Runs per `get-history-bulk` / `get-history-bulk-interval` request.
+    public static let maxRunsPerHistoryBulk = 100
+    /// Points per run `get-history-bulk-interval` samples at most (its default).
+    public static let maxSampledPointsPerRun = 2500
+    /// Points `get-history-bulk` returns at most.
+    public static let maxHistoryBulkPoints = 25000
     /// The largest request body the server reads; MLflow's log-batch cap plus room for JSON syntax.
     public static let maxRequestBodySize = 16 * 1024 * 1024
 }

@@ -4,13 +4,16 @@ public enum Validation {
 
     /// MLflow's `invalid_value`: the value rendered as compact JSON.
     public static func invalidValue(_ path: String, _ value: String, _ message: String? = nil) -> String {
-        let rendered = String(decoding: JSONWriter.encode(pretty: false) { $0.string(value) }, as: UTF8.self)
+        let rendered = String(decoding: JSONWriter.encode(style: .line) { $0.string(value) }, as: UTF8.self)
         if let message { return "Invalid value \(rendered) for parameter '\(path)' supplied: \(message)" }
         return "Invalid value \(rendered) for parameter '\(path)' supplied."
     }
 
+    /// What MLflow's request-schema checks append to their messages.
+    public static let seeTheDocs = " See the API docs for more information about request parameters."
+
     public static func missingValue(_ path: String) -> String {
-        "Missing value for required parameter '\(path)'. See the API docs for more information about request parameters."
+        "Missing value for required parameter '\(path)'.\(seeTheDocs)"
     }
 
     public static func exceedsMaximumLength(_ path: String, _ limit: Int) -> String {

@@ -97,7 +97,11 @@ func formDecode(_ text: Substring) -> String {
 /// JSON answers, written the way MLflow writes them.
 enum JSONResponse {
     static func make(_ body: (inout JSONWriter) -> Void) -> Response {
-        let bytes = JSONWriter.encode(body)
+        raw(JSONWriter.encode(body))
+    }
+
+    /// A JSON answer already encoded.
+    static func raw(_ bytes: [UInt8]) -> Response {
         var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: buffer))

@@ -60,11 +60,35 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             body: ResponseBody(byteBuffer: ByteBuffer(string: body(for: error))))
     }
 
-    /// MLflow writes error bodies with json.dumps defaults: one line, ", " and ": ".
+    /// MLflow writes error bodies with json.dumps defaults: one line, ", " and ": ", and adds the
+    /// `sqlstate` and `error_class` its exceptions derive from the error code.
     package static func body(for error: SwiftflowError) -> String {
-        func quoted(_ text: String) -> String {
-            String(decoding: JSONWriter.encode(pretty: false) { $0.string(text) }, as: UTF8.self)
-        }
-        return "{\"error_code\": \(quoted(error.code.rawValue)), \"message\": \(quoted(error.message))}"
+        String(decoding: JSONWriter.encode(style: .line) { w in
+            w.beginObject()
+            w.field("error_code", error.code.rawValue)
+            w.field("message", error.message)
+            if let (sqlstate, errorClass) = errorClassification[error.code.rawValue] {
+                w.field("sqlstate", sqlstate)
+                w.field("error_class", errorClass)
+            }
+            w.endObject()
+        }, as: UTF8.self)
     }
 }
+
+/// MLflow's client-side classification (`mlflow/error_classification.py`): error code to
+/// SQLSTATE and error class. Codes it does not list get neither field.
+private let errorClassification: [String: (String, String)] = [
+    "BAD_REQUEST": ("KAM00", "INVALID_PARAMETER_VALUE"),
+    "CUSTOMER_UNAUTHORIZED": ("KAM00", "PERMISSION_DENIED"),
+    "ENDPOINT_NOT_FOUND": ("KAM00", "RESOURCE_NOT_FOUND"),
+    "FEATURE_DISABLED": ("KAM00", "FEATURE_DISABLED"),
+    "INTERNAL_ERROR": ("XXM00", "CLIENT_INTERNAL_ERROR"),
+    "INVALID_PARAMETER_VALUE": ("KAM00", "INVALID_PARAMETER_VALUE"),
+    "INVALID_STATE": ("XXM00", "CLIENT_INTERNAL_ERROR"),
+    "NOT_FOUND": ("KAM00", "RESOURCE_NOT_FOUND"),
+    "PERMISSION_DENIED": ("KAM00", "PERMISSION_DENIED"),
+    "RESOURCE_ALREADY_EXISTS": ("KAM00", "RESOURCE_ALREADY_EXISTS"),
+    "RESOURCE_DOES_NOT_EXIST": ("KAM00", "RESOURCE_NOT_FOUND"),
+    "TEMPORARILY_UNAVAILABLE": ("XXM00", "CLIENT_INTERNAL_ERROR"),
+]

@@ -15,7 +15,7 @@ struct MLflowRequest: Sendable {
     }
 
     static func invalidType(_ name: String, _ value: JSONValue) -> SwiftflowError {
-        let rendered = String(decoding: JSONWriter.encode(pretty: false) { $0.value(value) }, as: UTF8.self)
+        let rendered = String(decoding: JSONWriter.encode(style: .line) { $0.value(value) }, as: UTF8.self)
         return .invalidParameter(
             "Invalid value \(rendered) for parameter '\(name)' supplied:  Hint: Value was of type "
                 + "'\(value.pythonTypeName)'. See the API docs for more information about request parameters.")

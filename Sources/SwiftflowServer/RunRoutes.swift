@@ -114,6 +114,77 @@ struct RunRoutes {
                 maxResults: maxResults.map { Int(min($0, Int64(Int32.max))) }, pageToken: try request.string("page_token"))
             return JSONResponse.page(page, key: "metrics") { w, metric in w.metric(metric) }
         }
+        api.on(.get, "/metrics/get-history-bulk-interval") { request in
+            let runIds = try request.stringArray("run_ids")
+            if runIds.isEmpty { throw SwiftflowError.invalidParameter(Validation.missingValue("run_ids")) }
+            if runIds.count > Limits.maxRunsPerHistoryBulk {
+                throw SwiftflowError.invalidParameter(
+                    "GetMetricHistoryBulkInterval request must specify at most \(Limits.maxRunsPerHistoryBulk) run_ids. "
+                        + "Received \(runIds.count) run_ids.\(Validation.seeTheDocs)")
+            }
+            let key = try request.requiredString("metric_key")
+            let maxResults = try request.int64("max_results") ?? Int64(Limits.maxSampledPointsPerRun)
+            guard (1...Int64(Limits.maxSampledPointsPerRun)).contains(maxResults) else {
+                throw SwiftflowError.invalidParameter(
+                    "max_results must be between 1 and \(Limits.maxSampledPointsPerRun).\(Validation.seeTheDocs)")
+            }
+            var steps: ClosedRange<Int64>?
+            switch (try request.int64("start_step"), try request.int64("end_step")) {
+            case (nil, nil): steps = nil
+            case (let start?, let end?):
+                guard start <= end else {
+                    throw SwiftflowError.invalidParameter(
+                        "end_step must be greater than start_step. Found start_step=\(start) and end_step=\(end).")
+                }
+                steps = start...end
+            default:
+                throw SwiftflowError.invalidParameter("If either start step or end step are specified, both must be specified.")
+            }
+            let points = try await store.sampledMetricHistory(
+                runIds: runIds, key: key, maxResults: Int(maxResults), steps: steps)
+            return JSONResponse.make { w in
+                w.beginObject()
+                w.repeatedField("metrics", points) { w, point in w.metricWithRunId(point) }
+                w.endObject()
+            }
+        }
+        // The UI's chart data (ajax only in MLflow): Flask's compact JSON with sorted keys.
+        api.on(.get, "/metrics/get-history-bulk") { request in
+            let runIds = try request.stringArray("run_id")
+            if runIds.isEmpty {
+                throw SwiftflowError.invalidParameter("GetMetricHistoryBulk request must specify at least one run_id.")
+            }
+            if runIds.count > Limits.maxRunsPerHistoryBulk {
+                throw SwiftflowError.invalidParameter(
+                    "GetMetricHistoryBulk request cannot specify more than \(Limits.maxRunsPerHistoryBulk) run_ids. "
+                        + "Received \(runIds.count) run_ids.")
+            }
+            guard let key = try request.string("metric_key") else {
+                throw SwiftflowError.invalidParameter("GetMetricHistoryBulk request must specify a metric_key.")
+            }
+            let maxResults = min(try request.int64("max_results") ?? Int64(Limits.maxHistoryBulkPoints),
+                                 Int64(Limits.maxHistoryBulkPoints))
+            let points = try await store.metricHistoryBulk(runIds: runIds, key: key, maxResults: Int(max(0, maxResults)))
+            let bytes = JSONWriter.encode(style: .compact) { w in
+                w.beginObject()
+                w.key("metrics")
+                w.beginArray()
+                for point in points {
+                    w.beginObject()
+                    w.field("key", point.metric.key)
+                    w.field("run_id", point.runId)
+                    w.field("step", point.metric.step)
+                    w.field("timestamp", point.metric.timestamp)
+                    w.key("value")
+                    // Python's json writes a float NaN bare (protobuf's mapping would quote it).
+                    if point.metric.value.isNaN { w.raw("NaN") } else { w.double(point.metric.value) }
+                    w.endObject()
+                }
+                w.endArray()
+                w.endObject()
+            }
+            return JSONResponse.raw(bytes + [UInt8(ascii: "\n")])
+        }
         api.on(.post, "/runs/search") { request in
             let maxResults = try request.int64("max_results") ?? 1000
             if maxResults <= 0 || maxResults > Int64(Limits.maxRunsSearchResults) {

@@ -87,7 +87,7 @@ extension SQLTrackingStore {
 
     /// The same for the points of several requests at once (group commit).
     static func insertMetrics(_ db: any SQLDatabase, _ items: [(runId: String, metrics: [Metric])]) async throws {
-        var writer = JSONWriter(pretty: false, reserve: items.reduce(0) { $0 + $1.metrics.count } * 80)
+        var writer = JSONWriter(style: .compact, reserve: items.reduce(0) { $0 + $1.metrics.count } * 80)
         writer.beginArray()
         for item in items {
             for metric in item.metrics {

@@ -43,4 +43,14 @@ public protocol TrackingStore: Sendable {
         experimentIds: [String], filter: SearchFilter, viewType: ViewType, maxResults: Int,
         orderBy: [OrderByClause], pageToken: String?
     ) async throws -> Page<Run>
+
+    /// Up to `maxResults` points of one metric per run, for charts: the points in `steps` (all if nil)
+    /// ordered by step, timestamp, value, split into `maxResults` equal buckets, the first point of
+    /// each kept and the last point always included. Unknown runs contribute nothing.
+    func sampledMetricHistory(
+        runIds: [String], key: String, maxResults: Int, steps: ClosedRange<Int64>?
+    ) async throws -> [MetricWithRunId]
+    /// The first `maxResults` points of one metric over several runs, ordered by run id, then
+    /// timestamp, step and value. Unknown runs contribute nothing.
+    func metricHistoryBulk(runIds: [String], key: String, maxResults: Int) async throws -> [MetricWithRunId]
 }

@@ -21,6 +21,9 @@ struct ErrorMappingTests {
         let error = SwiftflowError(.resourceDoesNotExist, "Run with id=\"x\" not found")
         #expect(Middleware.response(for: error).status.code == 404)
         #expect(Middleware.response(for: error).headers[.contentType] == "application/json")
-        #expect(Middleware.body(for: error) == #"{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Run with id=\"x\" not found"}"#)
+        #expect(Middleware.body(for: error) == #"{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Run with id=\"x\" not found", "sqlstate": "KAM00", "error_class": "RESOURCE_NOT_FOUND"}"#)
+        // Codes MLflow's classification does not list carry no sqlstate or error_class.
+        let conflict = SwiftflowError(.resourceConflict, "busy")
+        #expect(Middleware.body(for: conflict) == #"{"error_code": "RESOURCE_CONFLICT", "message": "busy"}"#)
     }
 }

@@ -35,7 +35,7 @@ struct JSONTests {
     @Test("doubles are written as Python's repr; NaN and infinities as proto3 strings")
     func doubles() {
         func text(_ value: Double) -> String {
-            String(decoding: JSONWriter.encode(pretty: false) { $0.double(value) }, as: UTF8.self)
+            String(decoding: JSONWriter.encode(style: .compact) { $0.double(value) }, as: UTF8.self)
         }
         #expect(text(1.0) == "1.0")
         #expect(text(0.1) == "0.1")

@@ -171,4 +171,26 @@ struct TrackingStoreTests {
             #expect(metrics["ninf"] == -.greatestFiniteMagnitude)
         }
     }
+
+    @Test("sampled history: first point of each NTILE bucket, the last point always kept")
+    func sampledHistory() async throws {
+        try await withStore { store, _ in
+            let experiment = try await store.createExperiment(name: "sampled", artifactLocation: nil, tags: [])
+            let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
+            let points = (0..<10).map { Metric(key: "m", value: Double($0), timestamp: 100 - Int64($0), step: Int64($0)) }
+            try await store.logBatch(runId: id, metrics: points, params: [], tags: [])
+            func steps(_ max: Int, _ range: ClosedRange<Int64>? = nil) async throws -> [Int64] {
+                try await store.sampledMetricHistory(runIds: [id, "unknown"], key: "m", maxResults: max, steps: range)
+                    .map(\.metric.step)
+            }
+            // NTILE(4) over 10 points makes buckets of 3, 3, 2, 2: firsts 0, 3, 6, 8; 9 replaces 8.
+            #expect(try await steps(4) == [0, 3, 6, 9])
+            #expect(try await steps(1) == [9])
+            #expect(try await steps(20) == Array(0...9))
+            #expect(try await steps(3, 2...6) == [2, 4, 6])
+            let bulk = try await store.metricHistoryBulk(runIds: [id], key: "m", maxResults: 3)
+            #expect(bulk.map(\.metric.step) == [9, 8, 7])  // by timestamp, which falls as steps rise
+            #expect(bulk.allSatisfy { $0.runId == id })
+        }
+    }
 }

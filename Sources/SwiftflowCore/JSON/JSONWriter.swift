@@ -2,16 +2,27 @@
 ///
 /// MLflow answers with `json.dumps(message, indent=2)`: two-space indentation, `": "` after keys,
 /// non-ASCII characters escaped as `\uXXXX`. The writer reproduces that byte for byte, and can also
-/// write compact JSON. It never builds an intermediate tree, so large answers (metric histories)
+/// write Python's one-line `json.dumps` form and Flask's compact form. It never builds an intermediate tree, so large answers (metric histories)
 /// cost one pass.
 public struct JSONWriter: Sendable {
+    /// Layouts of Python's JSON encoders.
+    public enum Style: Sendable {
+        /// `json.dumps(indent=2)`: MLflow's answers.
+        case pretty
+        /// `json.dumps()`: one line, `", "` and `": "` (MLflow's error bodies and messages).
+        case line
+        /// Flask's `jsonify`: `","` and `":"`.
+        case compact
+    }
+
     public private(set) var bytes: [UInt8] = []
-    private let pretty: Bool
+    private let style: Style
+    private var pretty: Bool { style == .pretty }
     /// One entry per open container: whether it already holds an element.
     private var hasElements: [Bool] = []
 
-    public init(pretty: Bool = true, reserve: Int = 256) {
-        self.pretty = pretty
+    public init(style: Style = .pretty, reserve: Int = 256) {
+        self.style = style
         bytes.reserveCapacity(reserve)
     }
 
@@ -27,7 +38,7 @@ public struct JSONWriter: Sendable {
         separate()
         writeEscaped(name)
         bytes.append(UInt8(ascii: ":"))
-        bytes.append(UInt8(ascii: " "))
+        if style != .compact { bytes.append(UInt8(ascii: " ")) }
         pendingKey = true
     }
 
@@ -83,8 +94,8 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes the value, then returns the finished document.
-    public static func encode(pretty: Bool = true, _ body: (inout JSONWriter) -> Void) -> [UInt8] {
-        var writer = JSONWriter(pretty: pretty)
+    public static func encode(style: Style = .pretty, _ body: (inout JSONWriter) -> Void) -> [UInt8] {
+        var writer = JSONWriter(style: style)
         body(&writer)
         return writer.bytes
     }
@@ -123,6 +134,7 @@ public struct JSONWriter: Sendable {
         guard !hasElements.isEmpty else { return }
         if hasElements[hasElements.count - 1] {
             bytes.append(UInt8(ascii: ","))
+            if style == .line { bytes.append(UInt8(ascii: " ")) }
         } else {
             hasElements[hasElements.count - 1] = true
         }

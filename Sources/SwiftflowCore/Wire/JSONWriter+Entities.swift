@@ -31,6 +31,17 @@ extension JSONWriter {
         endObject()
     }
 
+    /// `MetricWithRunId`: a metric's fields, then `run_id`.
+    public mutating func metricWithRunId(_ point: MetricWithRunId) {
+        beginObject()
+        field("key", point.metric.key)
+        field("value", point.metric.value)
+        field("timestamp", point.metric.timestamp)
+        field("step", point.metric.step)
+        field("run_id", point.runId)
+        endObject()
+    }
+
     public mutating func runInfo(_ info: RunInfo) {
         beginObject()
         field("run_uuid", info.runId)
