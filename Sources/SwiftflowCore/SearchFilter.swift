@@ -98,7 +98,14 @@ public struct SearchFilter: Sendable, Equatable {
         var parser = FilterParser(source: SearchSource(text))
         var comparisons: [SearchComparison] = []
         for clause in try parser.parseClauses() {
-            comparisons.append(try resolve(clause))
+            do {
+                comparisons.append(try resolve(clause))
+            } catch {
+                // MLflow's message first (clients match on it), then where the problem is.
+                var located = error
+                located.message += " (in the clause at character \(clause.position))"
+                throw located
+            }
         }
         return SearchFilter(comparisons: comparisons)
     }
@@ -361,6 +368,8 @@ struct RawClause: Sendable {
     /// upper case, as sqlparse rebuilds them. The experiments rules are case-sensitive on it.
     var spelling: String
     var operand: Operand
+    /// Where the clause starts in the filter, counting characters from 1.
+    var position = 0
 
     var operandText: String {
         switch operand {
@@ -397,7 +406,9 @@ struct FilterParser {
                 continue
             }
             guard let name = token.nameParts else { throw invalidClause(index..<(index + 1)) }
-            clauses.append(try parseClause(name: name))
+            var clause = try parseClause(name: name)
+            clause.position = token.range.lowerBound + 1
+            clauses.append(clause)
         }
         return clauses
     }
@@ -405,7 +416,8 @@ struct FilterParser {
     private func invalidClause(_ range: Range<Int>) -> SwiftflowError {
         let upper = min(range.upperBound, tokens.count)
         let quoted = tokens[range.lowerBound..<upper].map { "'\($0.text)'" }.joined(separator: ", ")
-        return .invalidParameter("Invalid clause(s) in filter string: \(quoted)")
+        let position = range.lowerBound < tokens.count ? tokens[range.lowerBound].range.lowerBound + 1 : source.scalars.count
+        return .invalidParameter("Invalid clause(s) in filter string: \(quoted) (at character \(position))")
     }
 
     private func keyword(at position: Int) -> String? {

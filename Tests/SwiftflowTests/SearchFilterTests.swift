@@ -294,6 +294,20 @@ struct RunFilterTests {
         expectError(containing: "multiple expression") { _ = try runs("metrics.m > 1; params.p = 'x'") }
         expectError(containing: "Invalid clause") { _ = try runs("params.p = 'x' -- comment") }
     }
+
+    @Test("errors keep MLflow's message and say where the problem is")
+    func errorPositions() {
+        // A syntax error points at the offending token.
+        expectError(containing: "Invalid clause(s) in filter string: 'foo' (at character 19)") {
+            _ = try runs("metrics.m > 1 AND foo")
+        }
+        // A clause that parses but is not valid points at the clause.
+        expectError(containing: "Expected numeric value type for metric. Found 'a' (in the clause at character 19)") {
+            _ = try runs("metrics.m > 1 AND metrics.x = 'a'")
+        }
+        expectError(containing: "(in the clause at character 1)") { _ = try runs("params.p > 'a'") }
+        expectError(containing: "(at character 15)") { _ = try runs("metrics.m > 1 OR params.p = 'a'") }
+    }
 }
 
 // MARK: - Experiment filters
