@@ -197,4 +197,6 @@ public struct Page<Element: Sendable>: Sendable {
 public enum MLflowTags {
     public static let runName = "mlflow.runName"
     public static let user = "mlflow.user"
+    /// Input tag naming what a dataset was used for (`training`, `eval`, ...).
+    public static let datasetContext = "mlflow.data.context"
 }

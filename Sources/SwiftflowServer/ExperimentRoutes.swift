@@ -15,6 +15,30 @@ struct ExperimentRoutes {
                 tags: try request.keyValues("tags"))
             return JSONResponse.make { $0.beginObject(); $0.field("experiment_id", id); $0.endObject() }
         }
+        // The UI's dataset list (ajax only in MLflow).
+        api.on(.post, "/experiments/search-datasets") { request in
+            let ids = try request.stringArray("experiment_ids")
+            if ids.isEmpty {
+                throw SwiftflowError.invalidParameter("SearchDatasets request must specify at least one experiment_id.")
+            }
+            if ids.count > 20 {
+                throw SwiftflowError.invalidParameter(
+                    "SearchDatasets request cannot specify more than 20 experiment_ids. Received \(ids.count) experiment_ids.")
+            }
+            let summaries = try await store.searchDatasets(experimentIds: ids)
+            return JSONResponse.make { w in
+                w.beginObject()
+                w.repeatedField("dataset_summaries", summaries) { w, summary in
+                    w.beginObject()
+                    w.field("experiment_id", summary.experimentId)
+                    w.field("name", summary.name)
+                    w.field("digest", summary.digest)
+                    w.optionalField("context", summary.context)
+                    w.endObject()
+                }
+                w.endObject()
+            }
+        }
         api.on(.get, "/experiments/get") { request in
             let experiment = try await store.getExperiment(id: try request.requiredString("experiment_id"))
             return JSONResponse.make { w in

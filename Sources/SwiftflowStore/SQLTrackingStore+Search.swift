@@ -65,6 +65,28 @@ extension SQLTrackingStore {
         }
     }
 
+    public func searchDatasets(experimentIds: [String]) async throws -> [DatasetSummary] {
+        var query = SQLQuery("""
+            SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value AS context FROM datasets d
+            JOIN run_inputs ri ON ri.dataset_id = d.dataset_id
+            LEFT JOIN run_input_tags t ON t.run_id = ri.run_id AND t.dataset_id = ri.dataset_id AND t.key = 
+            """)
+        query.bind(MLflowTags.datasetContext)
+        query += " WHERE d.experiment_id IN "
+        query.bindList(try experimentIds.map { try experimentIdValue($0) })
+        query += " ORDER BY d.experiment_id, d.name, d.digest, t.value LIMIT 1000"
+        let finalQuery = query
+        return try await executor.read { db in
+            try await db.all(finalQuery).map { row in
+                DatasetSummary(
+                    experimentId: String(try row.decode(column: "experiment_id", as: Int64.self)),
+                    name: try row.decode(column: "name", as: String.self),
+                    digest: try row.decode(column: "digest", as: String.self),
+                    context: try row.decode(column: "context", as: String?.self))
+            }
+        }
+    }
+
     /// The index of the filter whose matching rows should drive the search, or nil to scan the
     /// experiments' runs.
     ///

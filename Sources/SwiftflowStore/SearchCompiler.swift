@@ -132,7 +132,9 @@ package enum SearchCompiler {
             case "digest": try compare("d.digest", comparison, into: &query)
             case "context":
                 query += "EXISTS (SELECT 1 FROM run_input_tags t WHERE t.run_id = ri.run_id AND t.dataset_id = ri.dataset_id "
-                query += "AND t.key = 'mlflow.data.context' AND "
+                query += "AND t.key = "
+                query.bind(MLflowTags.datasetContext)
+                query += " AND "
                 try compare("t.value", comparison, into: &query)
                 query += ")"
             default:

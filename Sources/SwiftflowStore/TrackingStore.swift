@@ -53,4 +53,6 @@ public protocol TrackingStore: Sendable {
     /// The first `maxResults` points of one metric over several runs, ordered by run id, then
     /// timestamp, step and value. Unknown runs contribute nothing.
     func metricHistoryBulk(runIds: [String], key: String, maxResults: Int) async throws -> [MetricWithRunId]
+    /// The distinct (dataset, context) pairs the experiments' runs used, at most 1,000.
+    func searchDatasets(experimentIds: [String]) async throws -> [DatasetSummary]
 }
