@@ -55,24 +55,32 @@ struct SearchCompilerTests {
         return page.items.map(\.info.runName)
     }
 
+    /// Checks that each filter matches exactly the named runs.
+    func expectMatches(
+        _ cases: [(filter: String, expected: [String])], _ store: SQLTrackingStore, _ experiment: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        for (filter, expected) in cases {
+            let got = try await names(store, experiment, filter: filter)
+            #expect(got.sorted() == expected, "\(filter)", sourceLocation: sourceLocation)
+        }
+    }
+
     @Test("metrics: every numeric comparator; NaN matches only !=, absent never matches")
     func metricComparators() async throws {
         try await withFixture { store, experiment, _ in
-            for (filter, expected) in [
+            try await expectMatches([
                 ("metrics.m = 1", ["r0"]), ("metrics.m != 1", ["r1", "r2", "r3"]), ("metrics.m > 1", ["r1"]),
                 ("metrics.m >= 1", ["r0", "r1"]), ("metrics.m < 1", ["r3"]), ("metrics.m <= 1", ["r0", "r3"]),
                 ("metrics.m > -5 AND metrics.m < 2", ["r0", "r3"]),
-            ] {
-                let got = try await names(store, experiment, filter: filter)
-                #expect(got.sorted() == expected, "\(filter)")
-            }
+            ], store, experiment)
         }
     }
 
     @Test("params and tags: =, !=, LIKE (case-sensitive), ILIKE, IS NULL, IS NOT NULL")
     func stringComparators() async throws {
         try await withFixture { store, experiment, _ in
-            for (filter, expected) in [
+            try await expectMatches([
                 ("params.p = 'apple'", ["r0"]), ("params.p != 'apple'", ["r1", "r2", "r4"]),
                 ("params.p LIKE 'a%'", ["r0"]), ("params.p ILIKE 'a%'", ["r0", "r2"]),
                 ("params.p LIKE '%an%'", ["r1"]), ("params.p IS NULL", ["r3"]),
@@ -81,17 +89,14 @@ struct SearchCompilerTests {
                 ("tags.t ILIKE 'r%'", ["r0", "r1"]), ("tags.t IS NULL", ["r3"]),
                 ("tags.t IS NOT NULL", ["r0", "r1", "r2", "r4"]),
                 ("params.p ILIKE '%a%' AND tags.t ILIKE 'red'", ["r0", "r1"]),
-            ] {
-                let got = try await names(store, experiment, filter: filter)
-                #expect(got.sorted() == expected, "\(filter)")
-            }
+            ], store, experiment)
         }
     }
 
     @Test("attributes: strings, numbers and run_id lists")
     func attributeComparators() async throws {
         try await withFixture { store, experiment, ids in
-            for (filter, expected) in [
+            try await expectMatches([
                 ("attributes.run_name = 'r2'", ["r2"]), ("run_name != 'r2'", ["r0", "r1", "r3", "r4"]),
                 ("run_name LIKE 'r%'", ["r0", "r1", "r2", "r3", "r4"]), ("run_name ILIKE 'R1'", ["r1"]),
                 ("attributes.status = 'RUNNING'", ["r1", "r2", "r4"]), ("status != 'RUNNING'", ["r0", "r3"]),
@@ -102,25 +107,19 @@ struct SearchCompilerTests {
                 ("attributes.run_id IN ('\(ids["r0"]!)', '\(ids["r4"]!)')", ["r0", "r4"]),
                 ("attributes.run_id NOT IN ('\(ids["r0"]!)', '\(ids["r4"]!)')", ["r1", "r2", "r3"]),
                 ("attributes.run_id = '\(ids["r3"]!)'", ["r3"]),
-            ] {
-                let got = try await names(store, experiment, filter: filter)
-                #expect(got.sorted() == expected, "\(filter)")
-            }
+            ], store, experiment)
         }
     }
 
     @Test("datasets: name, digest and context with =, !=, LIKE, ILIKE, IN and NOT IN")
     func datasetComparators() async throws {
         try await withFixture { store, experiment, _ in
-            for (filter, expected) in [
+            try await expectMatches([
                 ("datasets.name = 'train'", ["r0"]), ("datasets.name != 'train'", ["r1"]),
                 ("datasets.digest IN ('d1', 'd2')", ["r0", "r1"]), ("datasets.digest NOT IN ('d1')", ["r1"]),
                 ("datasets.context = 'eval'", ["r1"]), ("datasets.context LIKE 'train%'", ["r0"]),
                 ("datasets.name ILIKE 'EVAL'", ["r1"]),
-            ] {
-                let got = try await names(store, experiment, filter: filter)
-                #expect(got.sorted() == expected, "\(filter)")
-            }
+            ], store, experiment)
         }
     }
 
