@@ -30,12 +30,12 @@ public func buildArtifactsOnlyApplication(
 ) -> some ApplicationProtocol {
     let router = baseRouter()
     ArtifactRoutes(stores: artifacts, serveArtifacts: configuration.serveArtifacts).registerProxy(on: router)
-    let disabled: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+    let disabled: @Sendable (Request, ServerRequestContext) async throws -> Response = { request, _ in
         ArtifactRoutes.unavailable(
             "Endpoint: \(request.uri.path) disabled due to the mlflow server running in `--artifacts-only` mode. "
                 + "To enable tracking server functionality, run `mlflow server` without `--artifacts-only`")
     }
-    let paths = APIRouter<BasicRequestContext>.prefixes.map { $0 + "/**" } + ["/get-artifact", "/model-versions/get-artifact"]
+    let paths = APIRouter<ServerRequestContext>.prefixes.map { $0 + "/**" } + ["/get-artifact", "/model-versions/get-artifact"]
     for path in paths {
         for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
             router.on(RouterPath(path), method: method, use: disabled)
@@ -44,8 +44,8 @@ public func buildArtifactsOnlyApplication(
     return application(router, configuration, logger)
 }
 
-private func baseRouter() -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+private func baseRouter() -> Router<ServerRequestContext> {
+    let router = Router(context: ServerRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     router.get("/health") { _, _ in "OK" }
     router.get("/version") { _, _ in SwiftflowVersion.mlflowCompatible }
@@ -53,7 +53,7 @@ private func baseRouter() -> Router<BasicRequestContext> {
 }
 
 private func application(
-    _ router: Router<BasicRequestContext>, _ configuration: ServerConfiguration, _ logger: Logger
+    _ router: Router<ServerRequestContext>, _ configuration: ServerConfiguration, _ logger: Logger
 ) -> some ApplicationProtocol {
     Application(
         router: router,

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTPTypes
 import SwiftflowArtifacts
 import SwiftflowCore
 import SwiftflowStore
@@ -20,16 +21,19 @@ struct ArtifactRoutes {
     // MARK: - The artifacts proxy
 
     /// The `mlflow-artifacts` service. With `--no-serve-artifacts` each endpoint answers 503, as MLflow's do.
-    func registerProxy<Context: RequestContext>(on router: Router<Context>) {
+    func registerProxy(on router: Router<ServerRequestContext>) {
         let repository = stores.proxied
         for prefix in Self.proxyPrefixes {
             proxyRoute(router, .get, prefix, "/artifacts/", rule: "/artifacts/<path:artifact_path>") { request, _, raw in
                 try await ArtifactDownload.response(repository, try ArtifactPath(validating: raw), request: request)
             }
-            proxyRoute(router, .put, prefix, "/artifacts/", rule: "/artifacts/<path:artifact_path>") { request, _, raw in
+            proxyRoute(router, .put, prefix, "/artifacts/", rule: "/artifacts/<path:artifact_path>") { request, context, raw in
                 let path = try ArtifactPath(validating: raw)
                 if path.isRoot || path.endsWithSeparator {
                     throw SwiftflowError.invalidParameter("Artifact path must include a filename (cannot end with '/').")
+                }
+                if request.headers[.expect]?.lowercased() == "100-continue" {
+                    try await context.channel.writeAndFlush(HTTPResponsePart.head(HTTPResponse(status: .continue))).get()
                 }
                 try await repository.write(path, contents: request.body)
                 return Response(status: .ok)  // MLflow answers an upload with an empty body
@@ -43,7 +47,7 @@ struct ArtifactRoutes {
                 if request.uri.path.hasSuffix("/") {
                     return try await ArtifactDownload.response(repository, .root, request: request)
                 }
-                let fields = try await APIRouter<Context>.decode(request, context: context)
+                let fields = try await APIRouter<ServerRequestContext>.decode(request, context: context)
                 let path = try Self.first(fields, "path").map { text throws(SwiftflowError) in
                     try ArtifactPath(validating: text)
                 } ?? .root
@@ -58,7 +62,7 @@ struct ArtifactRoutes {
                 proxyRoute(router, .post, prefix, "/mpu/\(action)/", rule: "/mpu/\(action)/<path:artifact_path>") {
                     request, context, raw in
                     _ = try ArtifactPath(validating: raw)
-                    let fields = try await APIRouter<Context>.decode(request, context: context)
+                    let fields = try await APIRouter<ServerRequestContext>.decode(request, context: context)
                     _ = try fields.requiredString("path")
                     switch action {
                     case "create":
@@ -88,9 +92,9 @@ struct ArtifactRoutes {
     /// Adds one proxy endpoint at `prefix + route`, followed by the artifact path when `route` ends in `/`;
     /// `rule` is the route as MLflow's Flask names it. The handler gets the raw text of the artifact path,
     /// still percent-encoded: `ArtifactPath(validating:)` decodes it as MLflow does.
-    private func proxyRoute<Context: RequestContext>(
-        _ router: Router<Context>, _ method: HTTPRequest.Method, _ prefix: String, _ route: String, rule: String,
-        _ handler: @escaping @Sendable (Request, Context, String) async throws -> Response
+    private func proxyRoute(
+        _ router: Router<ServerRequestContext>, _ method: HTTPRequest.Method, _ prefix: String, _ route: String,
+        rule: String, _ handler: @escaping @Sendable (Request, ServerRequestContext, String) async throws -> Response
     ) {
         let serveArtifacts = self.serveArtifacts
         let literal = prefix + route

@@ -9,6 +9,8 @@ enum RawHTTP {
         /// Header names in lower case.
         let headers: [String: String]
         let body: [UInt8]
+        /// The status of an interim answer (`100 Continue`) read before the body was sent.
+        var interimStatus: Int?
 
         var text: String { String(decoding: body, as: UTF8.self) }
         var json: JSONValue { (try? JSONParser.parse(body)) ?? .null }
@@ -18,8 +20,11 @@ enum RawHTTP {
         }
     }
 
+    /// - Parameters:
+    ///   - awaitContinue: send `Expect: 100-continue` and the body only after the server's interim answer.
     static func send(
-        port: Int, _ method: String, _ target: String, headers: [String: String] = [:], body: [UInt8] = []
+        port: Int, _ method: String, _ target: String, headers: [String: String] = [:], body: [UInt8] = [],
+        awaitContinue: Bool = false
     ) throws -> Reply {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SwiftflowError(.internalError, "socket() failed") }
@@ -40,22 +45,41 @@ enum RawHTTP {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         head += "Content-Length: \(body.count)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        let request = Array((head + "\r\n").utf8) + body
-        var sent = 0
-        while sent < request.count {
-            let count = request[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard count > 0 else { throw SwiftflowError(.internalError, "write failed") }
-            sent += count
+        if awaitContinue { head += "Expect: 100-continue\r\n" }
+        func send(_ bytes: [UInt8]) throws {
+            var sent = 0
+            while sent < bytes.count {
+                let count = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                guard count > 0 else { throw SwiftflowError(.internalError, "write failed") }
+                sent += count
+            }
         }
-
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
+        /// Reads once; false at the end of the stream (or after the 30 s timeout).
+        func receive() -> Bool {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
+            if count <= 0 { return false }
             response += buffer[0..<count]
+            return true
         }
-        return try parse(response)
+
+        var interim: Int?
+        if awaitContinue {
+            try send(Array((head + "\r\n").utf8))
+            while !String(decoding: response, as: UTF8.self).contains("\r\n\r\n"), receive() {}
+            let interimReply = try parse(response)
+            interim = interimReply.status
+            guard interimReply.status == 100 else { return interimReply }
+            response = []
+            try send(body)
+        } else {
+            try send(Array((head + "\r\n").utf8) + body)
+        }
+        while receive() {}
+        var reply = try parse(response)
+        reply.interimStatus = interim
+        return reply
     }
 
     static func parse(_ response: [UInt8]) throws -> Reply {
