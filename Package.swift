@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "swiftflow", targets: ["swiftflow"]),
         .library(name: "SwiftflowCore", targets: ["SwiftflowCore"]),
         .library(name: "SwiftflowStore", targets: ["SwiftflowStore"]),
+        .library(name: "SwiftflowArtifacts", targets: ["SwiftflowArtifacts"]),
         .library(name: "SwiftflowServer", targets: ["SwiftflowServer"]),
     ],
     dependencies: [
@@ -21,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // Already in the graph through hummingbird (same lower bound); named so SwiftflowArtifacts can use
+        // NIO's file system without depending on the HTTP framework.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         .target(
@@ -38,10 +42,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SwiftflowArtifacts",
+            dependencies: [
+                "SwiftflowCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SwiftflowServer",
             dependencies: [
                 "SwiftflowCore",
                 "SwiftflowStore",
+                "SwiftflowArtifacts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -52,6 +67,7 @@ let package = Package(
             dependencies: [
                 "SwiftflowCore",
                 "SwiftflowStore",
+                "SwiftflowArtifacts",
                 "SwiftflowServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -63,6 +79,7 @@ let package = Package(
             dependencies: [
                 "SwiftflowCore",
                 "SwiftflowStore",
+                "SwiftflowArtifacts",
                 "SwiftflowServer",
                 .product(name: "Logging", package: "swift-log"),
             ],

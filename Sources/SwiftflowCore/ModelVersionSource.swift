@@ -191,7 +191,7 @@ public enum ModelVersionSource {
     }
 
     /// Python's `urllib.parse.unquote` (or `unquote_plus`): `%XX` decoded as UTF-8, invalid bytes replaced.
-    static func unquote(_ text: String, plus: Bool) -> String {
+    package static func unquote(_ text: String, plus: Bool) -> String {
         guard text.contains("%") || (plus && text.contains("+")) else { return text }
         var bytes: [UInt8] = []
         var utf8 = Array(text.utf8)[...]

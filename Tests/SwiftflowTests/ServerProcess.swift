@@ -9,7 +9,9 @@ final class ServerProcess {
     let port: Int
     let process = Process()
 
-    init(dataFolder: String) throws {
+    /// - Parameters:
+    ///   - options: the server's options after `--port`; by default a database and an artifact folder in `dataFolder`.
+    init(dataFolder: String, options: [String]? = nil) throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("swiftflow").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -17,20 +19,22 @@ final class ServerProcess {
         }
         port = try Self.freePort()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
-            "server", "--port", String(port), "--backend-store-uri", "sqlite:///\(dataFolder)/mlflow.db",
-            "--artifacts-destination", dataFolder + "/artifacts", "--log-level", "error",
-        ]
+        process.arguments = ["server", "--port", String(port), "--log-level", "error"]
+            + (options ?? Self.defaultOptions(dataFolder: dataFolder))
         process.currentDirectoryURL = URL(fileURLWithPath: dataFolder)
         try process.run()
+    }
+
+    static func defaultOptions(dataFolder: String) -> [String] {
+        ["--backend-store-uri", "sqlite:///\(dataFolder)/mlflow.db", "--artifacts-destination", dataFolder + "/artifacts"]
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
     var api: String { base + "/api/2.0/mlflow" }
 
     /// Starts a server over `dataFolder` and waits until it answers.
-    static func started(dataFolder: String) async throws -> ServerProcess {
-        let server = try ServerProcess(dataFolder: dataFolder)
+    static func started(dataFolder: String, options: [String]? = nil) async throws -> ServerProcess {
+        let server = try ServerProcess(dataFolder: dataFolder, options: options)
         do {
             try await server.waitUntilReady()
         } catch {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import SwiftflowArtifacts
 import SwiftflowCore
 import SwiftflowServer
 import SwiftflowStore
@@ -37,6 +38,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Proxy artifact uploads and downloads through the server.")
     var serveArtifacts = true
 
+    @Flag(help: "Serve only the artifacts proxy: no tracking API, and no backend store is opened.")
+    var artifactsOnly = false
+
     @Option(help: ArgumentHelp("Accepted for compatibility with `mlflow server`; one process serves all requests.",
                                visibility: .hidden))
     var workers: Int?
@@ -47,15 +51,34 @@ struct ServerCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "swiftflow")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let databasePath = try Self.sqlitePath(from: backendStoreUri)
         let root = defaultArtifactRoot ?? (serveArtifacts ? "mlflow-artifacts:/" : Self.absolute("./mlruns"))
         let configuration = ServerConfiguration(
             host: host, port: port, serveArtifacts: serveArtifacts,
             artifactsDestination: Self.absolute(artifactsDestination), defaultArtifactRoot: root)
+        let artifacts = ArtifactStores(
+            proxied: LocalArtifactRepository(root: configuration.artifactsDestination),
+            folder: { LocalArtifactRepository(root: $0) })
+        if artifactsOnly {
+            // As `mlflow server`: an artifacts-only server has no store, so naming one is a mistake.
+            guard Self.defaultBackendStoreURIs.contains(backendStoreUri) else {
+                throw ValidationError(
+                    "You are starting a tracking server in `--artifacts-only` mode and have provided a value for "
+                        + "`--backend_store_uri`: '\(backendStoreUri)'. A tracking server in `--artifacts-only` mode "
+                        + "cannot have a value set for `--backend_store_uri` to properly proxy access to the artifact "
+                        + "storage location.")
+            }
+            logger.info("swiftflow \(SwiftflowVersion.string): artifacts only, in \(configuration.artifactsDestination)")
+            let app = buildArtifactsOnlyApplication(configuration: configuration, artifacts: artifacts, logger: logger)
+            try await app.runService()
+            logger.info("swiftflow stopped")
+            return
+        }
+        let databasePath = try Self.sqlitePath(from: backendStoreUri)
         let store = try await SQLTrackingStore.openSQLite(path: databasePath, defaultArtifactRoot: root, logger: logger)
         logger.info("swiftflow \(SwiftflowVersion.string): store \(databasePath), artifact root \(root)")
         let registry = SQLRegistryStore(sharing: store)
-        let app = buildApplication(configuration: configuration, store: store, registry: registry, logger: logger)
+        let app = buildApplication(
+            configuration: configuration, store: store, registry: registry, artifacts: artifacts, logger: logger)
         do {
             try await app.runService()
         } catch {
@@ -65,6 +88,9 @@ struct ServerCommand: AsyncParsableCommand {
         await store.shutdown()
         logger.info("swiftflow stopped")
     }
+
+    /// The values `mlflow server` counts as "no backend store given" (`_is_default_backend_store_uri`).
+    static let defaultBackendStoreURIs: Set<String> = ["sqlite:///mlflow.db", "./mlruns"]
 
     /// Turns a backend URI into a SQLite file path.
     static func sqlitePath(from uri: String) throws -> String {

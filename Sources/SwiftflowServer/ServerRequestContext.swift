@@ -1,0 +1,15 @@
+import Hummingbird
+import NIOCore
+
+/// Hummingbird's basic request context plus the request's connection, so that an upload can answer
+/// `Expect: 100-continue` before it reads the body: curl and libcurl-based clients ask for it on bodies
+/// over 1 MiB and otherwise wait a second before sending.
+struct ServerRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        channel = source.channel
+    }
+}
