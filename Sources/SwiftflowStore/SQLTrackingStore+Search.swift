@@ -33,7 +33,7 @@ extension SQLTrackingStore {
                 ids.removeLast(ids.count - maxResults)
                 token = PageToken.encode(offset: offset + maxResults)
             }
-            return Page(items: try await self.loadRuns(db, ids: ids), nextPageToken: token)
+            return Page(items: try await self.loadRuns(db, ids: ids, modelInputs: false), nextPageToken: token)
         }
     }
 }
