@@ -153,7 +153,9 @@ public struct LoggedModelSearch: Sendable {
         self.experimentIds = experimentIds
         self.filterText = filter.flatMap { $0.isEmpty ? nil : $0 }
         self.orderRequest = orderBy
-        self.datasets = datasets.map { LoggedModelDatasetFilter(name: $0.name ?? "", digest: $0.digest.flatMap { $0.isEmpty ? nil : $0 }) }
+        self.datasets = datasets.map { dataset in
+            LoggedModelDatasetFilter(name: dataset.name ?? "", digest: dataset.digest.flatMap { $0.isEmpty ? nil : $0 })
+        }
         switch maxResults {
         case nil: self.maxResults = Self.protoDefaultMaxResults
         case 0?: self.maxResults = Self.defaultMaxResults
@@ -221,7 +223,10 @@ enum LoggedModelPageToken {
     /// The offset `token` resumes at.
     /// - Throws: `INVALID_PARAMETER_VALUE` if it does not decode or was made for another search.
     static func offset(_ token: String, for search: LoggedModelSearch) throws(SwiftflowError) -> Int {
-        let alphabet = token.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "+" || $0 == "/") }
+        // Python's b64decode skips characters outside the alphabet.
+        let alphabet = token.unicodeScalars.filter { scalar in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || scalar == "+" || scalar == "/")
+        }
         var base64 = String(String.UnicodeScalarView(alphabet))
         if base64.count % 4 == 1 { base64.removeLast() }
         base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)

@@ -199,8 +199,8 @@ enum LocalArtifactListing {
             return url.path
         }
         // Anything else with a scheme (`mlflow-artifacts:`, `s3:`...) is not a local folder.
-        if let colon = location.firstIndex(of: ":"), location[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }),
-           location.first?.isLetter == true {
+        if let colon = location.firstIndex(of: ":"), location.first?.isLetter == true,
+           location[..<colon].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) {
             return nil
         }
         return URL(fileURLWithPath: location).standardizedFileURL.path

@@ -83,7 +83,9 @@ extension SQLRegistryStore {
 
     /// The artifact location and source run of an active logged model.
     /// - Throws: `RESOURCE_DOES_NOT_EXIST` with MLflow's message.
-    private static func loggedModel(_ db: any SQLDatabase, id: String) async throws -> (artifactLocation: String, sourceRunId: String?) {
+    private static func loggedModel(
+        _ db: any SQLDatabase, id: String
+    ) async throws -> (artifactLocation: String, sourceRunId: String?) {
         let rows = try await db.raw("""
             SELECT artifact_location, source_run_id FROM logged_models
             WHERE model_id = \(bind: id) AND lifecycle_stage != 'deleted'

@@ -114,7 +114,8 @@ extension SQLTrackingStore {
         try await executor.write { db in
             try await self.requireLoggedModel(db, id: modelId)
             let rows = try await db.raw("""
-                SELECT value FROM logged_model_tags WHERE model_id = \(bind: modelId) AND key = \(bind: LoggedModelTags.modelVersions)
+                SELECT value FROM logged_model_tags
+                WHERE model_id = \(bind: modelId) AND key = \(bind: LoggedModelTags.modelVersions)
                 """).all()
             var entries: [JSONValue] = []
             if let text = try rows.first?.decode(column: "value", as: String.self),
