@@ -97,12 +97,15 @@ public struct Metric: Sendable, Equatable {
     public var value: Double
     public var timestamp: Int64
     public var step: Int64
+    /// The logged model, dataset and run an MLflow 3 point names; nil for plain run metrics.
+    public var link: MetricLink?
 
-    public init(key: String, value: Double, timestamp: Int64, step: Int64) {
+    public init(key: String, value: Double, timestamp: Int64, step: Int64, link: MetricLink? = nil) {
         self.key = key
         self.value = value
         self.timestamp = timestamp
         self.step = step
+        self.link = link
     }
 }
 
@@ -164,21 +167,28 @@ public struct DatasetInput: Sendable, Equatable {
     }
 }
 
-/// A run with its latest metrics, params, tags and inputs.
+/// A run with its latest metrics, params, tags, inputs and outputs.
 public struct Run: Sendable, Equatable {
     public var info: RunInfo
     public var metrics: [Metric]
     public var params: [Param]
     public var tags: [RunTag]
     public var inputs: [DatasetInput]
+    /// Logged models the run used, in logging order (`run.inputs.model_inputs`).
+    public var modelInputs: [LoggedModelInput]
+    /// Logged models the run produced, in logging order (`run.outputs.model_outputs`).
+    public var modelOutputs: [LoggedModelOutput]
 
     public init(info: RunInfo, metrics: [Metric] = [], params: [Param] = [], tags: [RunTag] = [],
-                inputs: [DatasetInput] = []) {
+                inputs: [DatasetInput] = [], modelInputs: [LoggedModelInput] = [],
+                modelOutputs: [LoggedModelOutput] = []) {
         self.info = info
         self.metrics = metrics
         self.params = params
         self.tags = tags
         self.inputs = inputs
+        self.modelInputs = modelInputs
+        self.modelOutputs = modelOutputs
     }
 }
 

@@ -10,16 +10,32 @@ struct APIRouter<Context: RequestContext> {
 
     typealias Handler = @Sendable (MLflowRequest) async throws -> Response
 
-    /// Adds `handler` for `method` on `path` (relative to the MLflow prefix).
+    /// Adds `handler` for `method` on `path` (relative to the MLflow prefix). Path parameters are
+    /// written `{name}`, as in service.proto, and reach the handler percent-decoded.
     func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
+        let parameterNames = Self.parameterNames(path)
         for prefix in Self.prefixes {
             router.on(RouterPath(prefix + path), method: method) { request, context in
-                try await handler(try await Self.decode(request, context: context))
+                var decoded = try await Self.decode(request, context: context)
+                for name in parameterNames {
+                    decoded.pathParameters[name] = context.parameters.get(name).map { percentDecode($0[...]) }
+                }
+                return try await handler(decoded)
             }
         }
     }
 
+    /// The `{name}` components of a route path.
+    static func parameterNames(_ path: String) -> [String] {
+        path.split(separator: "/").compactMap { component in
+            component.hasPrefix("{") && component.hasSuffix("}") ? String(component.dropFirst().dropLast()) : nil
+        }
+    }
+
     /// Reads the request's fields: the query string for GET, the JSON body otherwise.
+    ///
+    /// As MLflow's server, only POST and PUT insist on a JSON content type; PATCH and DELETE bodies are
+    /// read as JSON whatever they say, and may be absent (the Python client sends none for deletes).
     static func decode(_ request: Request, context: Context) async throws -> MLflowRequest {
         if request.method == .get {
             var members: [(key: String, value: JSONValue)] = []
@@ -41,11 +57,13 @@ struct APIRouter<Context: RequestContext> {
             }
             return MLflowRequest(fields: JSONObject(members))
         }
-        guard let contentType = request.headers[.contentType] else {
-            throw SwiftflowError.invalidParameter("Bad Request. Content-Type header is missing.")
-        }
-        guard contentType.lowercased().hasPrefix("application/json") else {
-            throw SwiftflowError.invalidParameter("Bad Request. Content-Type must be one of ['application/json'].")
+        if request.method == .post || request.method == .put {
+            guard let contentType = request.headers[.contentType] else {
+                throw SwiftflowError.invalidParameter("Bad Request. Content-Type header is missing.")
+            }
+            guard contentType.lowercased().hasPrefix("application/json") else {
+                throw SwiftflowError.invalidParameter("Bad Request. Content-Type must be one of ['application/json'].")
+            }
         }
         let buffer: ByteBuffer
         do {
@@ -62,8 +80,13 @@ struct APIRouter<Context: RequestContext> {
     }
 }
 
+/// Decodes one path component: `%XX` is a byte, `+` stays a plus.
+func percentDecode(_ text: Substring) -> String {
+    formDecode(text, plusIsSpace: false)
+}
+
 /// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
-func formDecode(_ text: Substring) -> String {
+func formDecode(_ text: Substring, plusIsSpace: Bool = true) -> String {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(text.utf8.count)
     var iterator = text.utf8.makeIterator()
@@ -77,7 +100,7 @@ func formDecode(_ text: Substring) -> String {
     }
     while let byte = iterator.next() {
         switch byte {
-        case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+        case UInt8(ascii: "+") where plusIsSpace: bytes.append(UInt8(ascii: " "))
         case UInt8(ascii: "%"):
             let high = iterator.next()
             let low = iterator.next()

@@ -18,6 +18,7 @@ public func buildApplication(
     let api = APIRouter(router: router)
     ExperimentRoutes(store: store).register(on: api)
     RunRoutes(store: store).register(on: api)
+    LoggedModelRoutes(store: store).register(on: api)
     RegistryRoutes(registry: registry, tracking: store).register(on: api)
     artifactRoutes.registerTracking(on: api, tracking: store, registry: registry)
     return application(router, configuration, logger)

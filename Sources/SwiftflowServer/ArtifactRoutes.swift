@@ -130,18 +130,14 @@ struct ArtifactRoutes {
                 try ArtifactPath(validating: text)
             } ?? .root
             let run = try await tracking.getRun(id: try request.requiredString("run_id", "run_uuid"))
-            let (repository, root) = try await routes.resolve(run.info.artifactUri, tracking: tracking)
-            let files = try await repository.list(root.appending(relative))
-            return JSONResponse.make { w in
-                w.beginObject()
-                w.field("root_uri", run.info.artifactUri)
-                // Paths are given from the run's root, as the client passed them in.
-                w.repeatedField("files", files) { w, file in
-                    let name = file.path.name ?? ""
-                    w.fileInfo(file, path: relative.isRoot ? name : relative.string + "/" + name)
-                }
-                w.endObject()
-            }
+            return try await routes.listing(run.info.artifactUri, relative, tracking: tracking)
+        }
+        api.on(.get, "/logged-models/{model_id}/artifacts/directories") { request in
+            let relative = try request.string("artifact_directory_path").map { text throws(SwiftflowError) in
+                try ArtifactPath(validating: text)
+            } ?? .root
+            let model = try await tracking.getLoggedModel(id: request.pathParameter("model_id"), allowDeleted: false)
+            return try await routes.listing(model.artifactLocation, relative, tracking: tracking)
         }
         api.router.get("/get-artifact") { request, context in
             let fields = try await APIRouter<Context>.decode(request, context: context)
@@ -159,6 +155,22 @@ struct ArtifactRoutes {
                 name: try Self.first(fields, "name") ?? "", version: try Self.first(fields, "version") ?? "")
             let (repository, root) = try await routes.resolve(uri, tracking: tracking)
             return try await ArtifactDownload.response(repository, root.appending(path), request: request)
+        }
+    }
+
+    /// `{"root_uri": ..., "files": [...]}` for the folder `relative` under the artifact root `uri`; paths
+    /// are given from the root, as the client passed them in.
+    func listing(_ uri: String, _ relative: ArtifactPath, tracking: any TrackingStore) async throws -> Response {
+        let (repository, root) = try await resolve(uri, tracking: tracking)
+        let files = try await repository.list(root.appending(relative))
+        return JSONResponse.make { w in
+            w.beginObject()
+            w.field("root_uri", uri)
+            w.repeatedField("files", files) { w, file in
+                let name = file.path.name ?? ""
+                w.fileInfo(file, path: relative.isRoot ? name : relative.string + "/" + name)
+            }
+            w.endObject()
         }
     }
 

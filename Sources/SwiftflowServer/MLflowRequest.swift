@@ -4,8 +4,15 @@ import SwiftflowCore
 /// read with the proto3 JSON rules MLflow's server applies and its error messages.
 struct MLflowRequest: Sendable {
     let fields: JSONObject
+    /// The `{name}` parts of the route path, decoded; separate from the fields, as in MLflow's handlers.
+    var pathParameters: [String: String] = [:]
 
     init(fields: JSONObject) { self.fields = fields }
+
+    /// A path parameter of the route (always present when the route matched).
+    func pathParameter(_ name: String) -> String {
+        pathParameters[name] ?? ""
+    }
 
     /// A field's raw value; JSON null counts as absent, as in protobuf.
     func value(_ name: String) -> JSONValue? {

@@ -243,20 +243,31 @@ struct RegistryRoutes {
                 if !hasRunId { runId = sourceVersion.runId ?? "" }
             }
             if !modelId.isEmpty {
-                // Logged models are not stored by this server, so no model_id can vouch for a source.
-                throw ModelVersionSource.invalidSource(source, "model_id")
-            }
-            try await ModelVersionSource.validateRunSource(source, runId: runId) { id in
-                do {
-                    return try await tracking.getRun(id: id).info.artifactUri
-                } catch let error as SwiftflowError where error.code == .resourceDoesNotExist {
-                    return nil
+                try await ModelVersionSource.validateModelSource(source, modelId: modelId) { id in
+                    do {
+                        return try await tracking.getLoggedModel(id: id, allowDeleted: false).artifactLocation
+                    } catch let error as SwiftflowError where error.code == .resourceDoesNotExist {
+                        return nil
+                    }
+                }
+            } else {
+                try await ModelVersionSource.validateRunSource(source, runId: runId) { id in
+                    do {
+                        return try await tracking.getRun(id: id).info.artifactUri
+                    } catch let error as SwiftflowError where error.code == .resourceDoesNotExist {
+                        return nil
+                    }
                 }
             }
         }
-        return try await registry.createModelVersion(
+        let version = try await registry.createModelVersion(
             name: name, source: source, runId: runId, tags: tags, runLink: try request.string("run_link") ?? "",
-            description: try request.string("description") ?? "")
+            description: try request.string("description") ?? "", modelId: modelId.isEmpty ? nil : modelId)
+        if !isPrompt, !modelId.isEmpty {
+            // As MLflow's server: the logged model lists the registered versions made from it.
+            try await tracking.recordModelVersion(modelId: modelId, name: name, version: version.version)
+        }
+        return version
     }
 
     /// The version a `models:/` reference names (`get_model_name_and_version`).

@@ -69,9 +69,12 @@ struct RunRoutes {
             guard let value = try request.double("value") else {
                 throw SwiftflowError.invalidParameter(Validation.missingValue("value"))
             }
+            let timestamp = try request.requiredInt64("timestamp")
             let metric = Metric(
-                key: key, value: value, timestamp: try request.requiredInt64("timestamp"),
-                step: try request.int64("step") ?? 0)
+                key: key, value: value, timestamp: timestamp, step: try request.int64("step") ?? 0,
+                link: try MetricLink.fromRequest(
+                    modelId: try request.string("model_id"), datasetName: try request.string("dataset_name"),
+                    datasetDigest: try request.string("dataset_digest")))
             try await store.logBatch(
                 runId: try request.requiredString("run_id", "run_uuid"), metrics: [metric], params: [], tags: [])
             return JSONResponse.empty
@@ -81,7 +84,10 @@ struct RunRoutes {
             let metrics = try request.objects("metrics").map { item throws(SwiftflowError) -> Metric in
                 Metric(
                     key: try item.string("key") ?? "", value: try item.double("value") ?? 0,
-                    timestamp: try item.int64("timestamp") ?? 0, step: try item.int64("step") ?? 0)
+                    timestamp: try item.int64("timestamp") ?? 0, step: try item.int64("step") ?? 0,
+                    link: try MetricLink.fromRequest(
+                        modelId: try item.string("model_id"), datasetName: try item.string("dataset_name"),
+                        datasetDigest: try item.string("dataset_digest")))
             }
             try await store.logBatch(
                 runId: runId, metrics: metrics, params: try request.keyValues("params"), tags: try request.keyValues("tags"))
@@ -100,7 +106,10 @@ struct RunRoutes {
                         schema: try dataset.string("schema"), profile: try dataset.string("profile")),
                     tags: try item.keyValues("tags"))
             }
-            try await store.logInputs(runId: runId, inputs: inputs)
+            let models = try request.objects("models").map { item throws(SwiftflowError) in
+                LoggedModelInput(modelId: try item.string("model_id") ?? "")
+            }
+            try await store.logInputs(runId: runId, inputs: inputs, models: models)
             return JSONResponse.empty
         }
         api.on(.get, "/metrics/get-history") { request in

@@ -30,10 +30,12 @@ public protocol RegistryStore: Sendable {
     // MARK: - Model versions
 
     /// Registers the next version of `name` (one more than the highest ever given; numbers are never
-    /// reused). A `models:/name/version` source stores the referenced version's download location.
+    /// reused). A `models:/name/version` source stores the referenced version's download location; a
+    /// `models:/<model_id>` source the logged model's artifact location, and its source run when `runId`
+    /// is empty (as when `modelId` names the model).
     func createModelVersion(
         name: String, source: String, runId: String?, tags: [ModelVersionTag], runLink: String?,
-        description: String?
+        description: String?, modelId: String?
     ) async throws -> ModelVersion
     func getModelVersion(name: String, version: String) async throws -> ModelVersion
     /// Sets (or, with nil, clears) the description.
@@ -63,4 +65,16 @@ public protocol RegistryStore: Sendable {
     /// The version `alias` points at; `latest` (any case) is the newest version.
     /// - Throws: `INVALID_PARAMETER_VALUE` for an unknown alias (MLflow's code, surprising as it is).
     func getModelVersion(name: String, alias: String) async throws -> ModelVersion
+}
+
+extension RegistryStore {
+    /// Registers the next version of `name` from a source that names no logged model.
+    public func createModelVersion(
+        name: String, source: String, runId: String?, tags: [ModelVersionTag], runLink: String?,
+        description: String?
+    ) async throws -> ModelVersion {
+        try await createModelVersion(
+            name: name, source: source, runId: runId, tags: tags, runLink: runLink, description: description,
+            modelId: nil)
+    }
 }

@@ -4,7 +4,7 @@ import SwiftflowCore
 extension SQLRegistryStore {
     public func createModelVersion(
         name: String, source: String, runId: String?, tags: [ModelVersionTag], runLink: String?,
-        description: String?
+        description: String?, modelId loggedModelId: String?
     ) async throws -> ModelVersion {
         try Validation.validateModelName(name)
         for tag in tags { try Validation.validateRegistryTag(tag) }
@@ -14,7 +14,9 @@ extension SQLRegistryStore {
         return try await executor.write { db in
             let model = try await self.requireModel(db, name: name)
             var storageLocation = source
-            if case .version(let sourceName, let sourceVersion) = reference {
+            var runId = runId
+            switch reference {
+            case .version(let sourceName, let sourceVersion)?:
                 do {
                     let number = try Validation.parseModelVersion(sourceVersion)
                     let modelId = try await self.requireVersion(db, name: sourceName, version: number)
@@ -22,6 +24,20 @@ extension SQLRegistryStore {
                 } catch let error as SwiftflowError {
                     throw Self.unfetchable(source, error.message)
                 }
+            case .modelId(let id)?:
+                // The logged model lives in the tracking tables of the same database.
+                do {
+                    let logged = try await Self.loggedModel(db, id: id)
+                    storageLocation = logged.artifactLocation
+                    if (runId ?? "").isEmpty { runId = logged.sourceRunId }
+                } catch let error as SwiftflowError {
+                    throw Self.unfetchable(source, error.message)
+                }
+            default:
+                break
+            }
+            if (runId ?? "").isEmpty, let loggedModelId, !loggedModelId.isEmpty {
+                runId = try await Self.loggedModel(db, id: loggedModelId).sourceRunId
             }
             let now = Timestamp.nowMillis()
             // The counter only grows: a deleted version's number is never given again.
@@ -58,10 +74,25 @@ extension SQLRegistryStore {
         } catch {
             throw unfetchable(source, error.message)
         }
-        guard case .version = parsed else {
+        switch parsed {
+        case .version, .modelId: return parsed
+        default:
             throw unfetchable(source, "Only models:/<name>/<version> sources can be resolved by the registry store.")
         }
-        return parsed
+    }
+
+    /// The artifact location and source run of an active logged model.
+    /// - Throws: `RESOURCE_DOES_NOT_EXIST` with MLflow's message.
+    private static func loggedModel(
+        _ db: any SQLDatabase, id: String
+    ) async throws -> (artifactLocation: String, sourceRunId: String?) {
+        let rows = try await db.raw("""
+            SELECT artifact_location, source_run_id FROM logged_models
+            WHERE model_id = \(bind: id) AND lifecycle_stage != 'deleted'
+            """).all()
+        guard let row = rows.first else { throw SwiftflowError.notFound("Logged model with ID '\(id)' not found.") }
+        return (try row.decode(column: "artifact_location", as: String.self),
+                try row.decode(column: "source_run_id", as: String?.self))
     }
 
     private static func unfetchable(_ source: String, _ reason: String) -> SwiftflowError {

@@ -19,8 +19,9 @@ extension SQLTrackingStore {
             try Validation.validateRunTag(tag, path: tags.count == 1 ? "" : "tags[\(index)]")
         })
         let batchMetrics = cleanMetrics
+        let modelMetrics = try Self.modelMetrics(cleanMetrics)
         do {
-            if cleanParams.isEmpty && cleanTags.isEmpty {
+            if cleanParams.isEmpty && cleanTags.isEmpty && modelMetrics.isEmpty {
                 // The common case (log-metric, metric-only batches): one statement, no transaction.
                 guard !batchMetrics.isEmpty else { return }
                 try await metricCoalescer.write(runId: runId, metrics: batchMetrics)
@@ -30,6 +31,7 @@ extension SQLTrackingStore {
                 try await self.requireActiveRun(db, runId: runId)
                 try await self.insertParams(db, runId: runId, params: cleanParams)
                 try await self.insertMetrics(db, runId: runId, metrics: batchMetrics)
+                try await self.insertModelMetrics(db, runId: runId, metrics: modelMetrics)
                 try await self.upsertTags(db, runId: runId, tags: cleanTags)
             }
         } catch let error where String(describing: error).contains(Schema.runNotActiveMarker) {
@@ -112,7 +114,7 @@ extension SQLTrackingStore {
             """).run()
     }
 
-    public func logInputs(runId: String, inputs: [DatasetInput]) async throws {
+    public func logInputs(runId: String, inputs: [DatasetInput], models: [LoggedModelInput]) async throws {
         if inputs.count > Limits.maxDatasetsPerBatch {
             throw SwiftflowError.invalidParameter(
                 "A batch logging request can contain at most \(Limits.maxDatasetsPerBatch) datasets. "
@@ -159,6 +161,7 @@ extension SQLTrackingStore {
                         """).run()
                 }
             }
+            try await self.insertModelInputs(db, runId: runId, models: models)
         }
     }
 

@@ -149,7 +149,9 @@ extension SQLTrackingStore {
     }
 
     /// Loads whole runs for `ids`, in that order: one query per table, never a join of everything.
-    package func loadRuns(_ db: any SQLDatabase, ids: [String]) async throws -> [Run] {
+    /// - Parameters:
+    ///   - modelInputs: whether to load the logged models each run used; MLflow's search leaves them out.
+    package func loadRuns(_ db: any SQLDatabase, ids: [String], modelInputs: Bool = true) async throws -> [Run] {
         let infos = try await loadRunInfos(db, ids: ids)
         guard !infos.isEmpty else { return [] }
         let found = infos.map(\.runId)
@@ -172,6 +174,10 @@ extension SQLTrackingStore {
             }
         }
         for (runId, inputs) in try await loadInputs(db, runIds: found) { runs[runId]?.inputs = inputs }
+        for (runId, outputs) in try await loadModelOutputs(db, runIds: found) { runs[runId]?.modelOutputs = outputs }
+        if modelInputs {
+            for (runId, inputs) in try await loadModelInputs(db, runIds: found) { runs[runId]?.modelInputs = inputs }
+        }
         return found.compactMap { runs[$0] }
     }
 

@@ -61,7 +61,7 @@ extension SQLTrackingStore {
                 token = PageToken.encode(offset: position.offset + maxResults, after: sortKey)
             }
             let ids = try rows.map { try $0.decode(column: "run_id", as: String.self) }
-            return Page(items: try await self.loadRuns(db, ids: ids), nextPageToken: token)
+            return Page(items: try await self.loadRuns(db, ids: ids, modelInputs: false), nextPageToken: token)
         }
     }
 

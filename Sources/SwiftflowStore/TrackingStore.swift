@@ -1,11 +1,11 @@
 import SwiftflowCore
 
-/// Experiments, runs and everything logged to them.
+/// Experiments, runs and everything logged to them, MLflow 3 logged models included.
 ///
 /// Every method that writes is one transaction. Errors are `SwiftflowError`s with MLflow's codes:
 /// `RESOURCE_DOES_NOT_EXIST` for unknown ids, `RESOURCE_ALREADY_EXISTS` for taken names,
 /// `INVALID_PARAMETER_VALUE` for input MLflow rejects (changed params, writes to deleted runs, ...).
-public protocol TrackingStore: Sendable {
+public protocol TrackingStore: LoggedModelStore {
     // MARK: - Experiments
 
     /// - Returns: the new experiment's id.
@@ -34,9 +34,13 @@ public protocol TrackingStore: Sendable {
     func restoreRun(id: String) async throws
     func setTag(runId: String, tag: RunTag) async throws
     func deleteTag(runId: String, key: String) async throws
-    /// Logs metrics, params and tags in one transaction; params never change once logged.
+    /// Logs metrics, params and tags in one transaction; params never change once logged. A metric whose
+    /// `link` names a logged model is also recorded on that model.
+    /// - Throws: `BAD_REQUEST` if a linked model does not exist or already has a different value for the
+    ///   point (same key, timestamp, step and run).
     func logBatch(runId: String, metrics: [Metric], params: [Param], tags: [RunTag]) async throws
-    func logInputs(runId: String, inputs: [DatasetInput]) async throws
+    /// Links datasets and logged models (which need not exist, as in MLflow) to the run as its inputs.
+    func logInputs(runId: String, inputs: [DatasetInput], models: [LoggedModelInput]) async throws
     /// Every point of one metric, ordered as MLflow orders them (timestamp, step, value).
     func metricHistory(runId: String, key: String, maxResults: Int?, pageToken: String?) async throws -> Page<Metric>
     func searchRuns(
@@ -55,4 +59,11 @@ public protocol TrackingStore: Sendable {
     func metricHistoryBulk(runIds: [String], key: String, maxResults: Int) async throws -> [MetricWithRunId]
     /// The distinct (dataset, context) pairs the experiments' runs used, at most 1,000.
     func searchDatasets(experimentIds: [String]) async throws -> [DatasetSummary]
+}
+
+extension TrackingStore {
+    /// Links datasets to the run as its inputs.
+    public func logInputs(runId: String, inputs: [DatasetInput]) async throws {
+        try await logInputs(runId: runId, inputs: inputs, models: [])
+    }
 }

@@ -28,6 +28,12 @@ extension JSONWriter {
         field("value", metric.value)
         field("timestamp", metric.timestamp)
         field("step", metric.step)
+        if let link = metric.link {
+            optionalField("dataset_name", link.datasetName)
+            optionalField("dataset_digest", link.datasetDigest)
+            optionalField("model_id", link.modelId)
+            optionalField("run_id", link.runId)
+        }
         endObject()
     }
 
@@ -87,10 +93,21 @@ extension JSONWriter {
             w.dataset(input.dataset)
             w.endObject()
         }
+        repeatedField("model_inputs", run.modelInputs) { w, input in
+            w.beginObject()
+            w.field("model_id", input.modelId)
+            w.endObject()
+        }
         endObject()
         if includeOutputs {
             key("outputs")
             beginObject()
+            repeatedField("model_outputs", run.modelOutputs) { w, output in
+                w.beginObject()
+                w.field("model_id", output.modelId)
+                w.field("step", output.step)
+                w.endObject()
+            }
             endObject()
         }
         endObject()
