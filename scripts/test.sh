@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 CONFORMANCE_DIR="${CONFORMANCE_DIR:-$ROOT/../shared/conformance}"
 CONFORMANCE_FILES=(tests/test_experiments.py tests/test_runs.py tests/test_metrics_history.py
-  tests/test_fluent.py tests/test_errors.py tests/test_search_runs.py tests/test_artifacts.py)
+  tests/test_fluent.py tests/test_errors.py tests/test_search_runs.py tests/test_artifacts.py
+  tests/test_registry.py tests/test_models_pyfunc.py)
 
 echo "== swift build -c release --build-tests"
 swift build -c release --build-tests
