@@ -331,7 +331,7 @@ enum LoggedModelFilterParser {
                     index += 4
                 } else if first.nameParts != nil, token(2)?.keyword == "IN", token(3)?.kind == .openParen {
                     index += 3
-                    let list = try parenthesised(tokens, &index, source: source, invalid: invalid)
+                    let list = try parenthesised(&index, source: source, invalid: invalid)
                     comparisons.append(try comparison(first.text, "NOT IN", list))
                 } else {
                     throw invalid
@@ -339,7 +339,7 @@ enum LoggedModelFilterParser {
             case (_, "IN"?):
                 guard first.nameParts != nil, token(2)?.kind == .openParen else { throw invalid }
                 index += 2
-                let list = try parenthesised(tokens, &index, source: source, invalid: invalid)
+                let list = try parenthesised(&index, source: source, invalid: invalid)
                 comparisons.append(try comparison(first.text, "IN", list))
             case (_, "IS"?) where first.nameParts != nil:
                 if token(2)?.keyword == "NULL" {
@@ -373,23 +373,11 @@ enum LoggedModelFilterParser {
 
     /// The tokens of `( ... )` starting at `index` (an opening parenthesis); moves past the closing one.
     private static func parenthesised(
-        _ tokens: [SearchToken], _ index: inout Int, source: SearchSource, invalid: SwiftflowError
+        _ index: inout Int, source: SearchSource, invalid: SwiftflowError
     ) throws(SwiftflowError) -> Operand {
-        let open = index
-        var depth = 0
-        for position in open..<tokens.count {
-            switch tokens[position].kind {
-            case .openParen: depth += 1
-            case .closeParen: depth -= 1
-            default: continue
-            }
-            if depth == 0 {
-                index = position + 1
-                let text = source.slice(tokens[open].range.lowerBound..<tokens[position].range.upperBound)
-                return .list(text: text, items: Array(tokens[(open + 1)..<position]))
-            }
-        }
-        throw invalid
+        guard let group = source.group(openingAt: index) else { throw invalid }
+        index = group.next
+        return .list(text: group.text, items: group.items)
     }
 
     /// Builds one comparison as MLflow does: entity from the identifier, then the operator, then the value.

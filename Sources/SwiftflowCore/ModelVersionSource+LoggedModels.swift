@@ -15,11 +15,7 @@ extension ModelVersionSource {
         if parts.scheme.isEmpty || parts.scheme == "file" {
             guard let location = try await modelArtifactLocation(modelId) else { throw invalidSource(source, "model_id") }
             let path = resolvedLocalPath(source)
-            let root = URIParts(location)
-            if root.scheme.isEmpty || root.scheme == "file" {
-                let rootPath = resolvedLocalPath(location)
-                if path == rootPath || path.hasPrefix(rootPath.hasSuffix("/") ? rootPath : rootPath + "/") { return }
-            }
+            if isLocal(path, inside: location) { return }
             throw SwiftflowError.invalidParameter(
                 "Invalid model version source: '\(path)'. To use a local path as a model version source, the model_id "
                     + "request parameter has to be specified and the local path has to be contained within the "

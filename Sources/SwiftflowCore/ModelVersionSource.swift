@@ -54,11 +54,7 @@ public enum ModelVersionSource {
                 guard let artifactURI = try await runArtifactURI(runId) else { throw invalidSource(source, "run_id") }
                 let path = resolvedLocalPath(source)
                 shown = path
-                let root = URIParts(artifactURI)
-                if root.scheme.isEmpty || root.scheme == "file" {
-                    let rootPath = resolvedLocalPath(artifactURI)
-                    if path == rootPath || path.hasPrefix(rootPath.hasSuffix("/") ? rootPath : rootPath + "/") { return }
-                }
+                if isLocal(path, inside: artifactURI) { return }
             }
             throw SwiftflowError.invalidParameter(
                 "Invalid model version source: '\(shown)'. To use a local path as a model version source, the run_id "
@@ -178,6 +174,14 @@ public enum ModelVersionSource {
             }
         }
         return (parts.scheme, parts.netloc.lowercased(), segments)
+    }
+
+    /// Whether the resolved local `path` is the local artifact root `root` or inside it.
+    static func isLocal(_ path: String, inside root: String) -> Bool {
+        let parts = URIParts(root)
+        guard parts.scheme.isEmpty || parts.scheme == "file" else { return false }
+        let rootPath = resolvedLocalPath(root)
+        return path == rootPath || path.hasPrefix(rootPath.hasSuffix("/") ? rootPath : rootPath + "/")
     }
 
     /// `Path(local_file_uri_to_path(uri)).resolve()` without following symlinks.

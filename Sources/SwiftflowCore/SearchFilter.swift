@@ -171,6 +171,24 @@ struct SearchSource: Sendable {
     func slice(_ range: Range<Int>) -> String {
         String(String.UnicodeScalarView(scalars[range]))
     }
+
+    /// The parenthesised group opening at token `open`: its text with the parentheses, the tokens
+    /// inside, and the index after the closing one; nil when it never closes.
+    func group(openingAt open: Int) -> (text: String, items: [SearchToken], next: Int)? {
+        var depth = 0
+        for position in open..<tokens.count {
+            switch tokens[position].kind {
+            case .openParen: depth += 1
+            case .closeParen: depth -= 1
+            default: continue
+            }
+            if depth == 0 {
+                let text = slice(tokens[open].range.lowerBound..<tokens[position].range.upperBound)
+                return (text, Array(tokens[(open + 1)..<position]), position + 1)
+            }
+        }
+        return nil
+    }
 }
 
 // MARK: - Lexer
@@ -478,21 +496,9 @@ struct FilterParser {
         guard index < tokens.count, tokens[index].kind == .openParen else {
             throw invalidClause(clauseStart..<(index + 1))
         }
-        let open = index
-        var depth = 0
-        for position in open..<tokens.count {
-            switch tokens[position].kind {
-            case .openParen: depth += 1
-            case .closeParen: depth -= 1
-            default: continue
-            }
-            if depth == 0 {
-                index = position + 1
-                let text = source.slice(tokens[open].range.lowerBound..<tokens[position].range.upperBound)
-                return .list(text: text, items: Array(tokens[(open + 1)..<position]))
-            }
-        }
-        throw invalidClause(clauseStart..<tokens.count)
+        guard let group = source.group(openingAt: index) else { throw invalidClause(clauseStart..<tokens.count) }
+        index = group.next
+        return .list(text: group.text, items: group.items)
     }
 }
 

@@ -69,7 +69,7 @@ package enum LoggedModelSearchCompiler {
             query += "\(column) \(comparison.op == .notIn ? "NOT IN" : "IN") "
             query.bindList(values)
         case .number(let number):
-            query += "\(column) \(sqlOperator(comparison.op)) "
+            query += "\(column) \(comparison.op.sql) "
             query.bind(number)
         case .string(let text):
             if comparison.op == .ilike {
@@ -77,26 +77,9 @@ package enum LoggedModelSearchCompiler {
                 query.bind(text)
                 query += ")"
             } else {
-                query += "\(column) \(sqlOperator(comparison.op)) "
+                query += "\(column) \(comparison.op.sql) "
                 query.bind(text)
             }
-        }
-    }
-
-    private static func sqlOperator(_ op: ComparisonOperator) -> String {
-        switch op {
-        case .equal: "="
-        case .notEqual: "!="
-        case .less: "<"
-        case .lessOrEqual: "<="
-        case .greater: ">"
-        case .greaterOrEqual: ">="
-        case .like: "LIKE"
-        case .ilike: "LIKE"
-        case .in: "IN"
-        case .notIn: "NOT IN"
-        case .isNull: "IS"
-        case .isNotNull: "IS NOT"
         }
     }
 

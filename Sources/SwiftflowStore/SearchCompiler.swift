@@ -45,16 +45,11 @@ package enum SearchCompiler {
         }
     }
 
+    /// The SQL of a comparator that takes one value; lists, `IS [NOT] NULL` and `ILIKE` are compiled apart.
     static func sqlOperator(_ op: ComparisonOperator) throws(SwiftflowError) -> String {
         switch op {
-        case .equal: "="
-        case .notEqual: "!="
-        case .less: "<"
-        case .lessOrEqual: "<="
-        case .greater: ">"
-        case .greaterOrEqual: ">="
-        case .like: "LIKE"
-        default: throw .invalidParameter("Invalid comparator '\(op.rawValue)'.")
+        case .in, .notIn, .isNull, .isNotNull, .ilike: throw .invalidParameter("Invalid comparator '\(op.rawValue)'.")
+        default: op.sql
         }
     }
 
@@ -260,6 +255,25 @@ package enum SearchCompiler {
             case (.null, _), (.integer, .integer), (.integer, .real), (.real, .real), (.text, .text): true
             default: false
             }
+        }
+    }
+}
+
+extension ComparisonOperator {
+    /// The SQL operator (`ILIKE` becomes `LIKE`: callers lower-case both sides).
+    var sql: String {
+        switch self {
+        case .equal: "="
+        case .notEqual: "!="
+        case .less: "<"
+        case .lessOrEqual: "<="
+        case .greater: ">"
+        case .greaterOrEqual: ">="
+        case .like, .ilike: "LIKE"
+        case .in: "IN"
+        case .notIn: "NOT IN"
+        case .isNull: "IS"
+        case .isNotNull: "IS NOT"
         }
     }
 }
