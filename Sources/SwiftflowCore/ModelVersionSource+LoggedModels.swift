@@ -11,7 +11,7 @@ extension ModelVersionSource {
     public static func validateModelSource(
         _ source: String, modelId: String, modelArtifactLocation: (String) async throws -> String?
     ) async throws {
-        let parts = URIParts(source)
+        let parts = URLParts(source)
         if parts.scheme.isEmpty || parts.scheme == "file" {
             guard let location = try await modelArtifactLocation(modelId) else { throw invalidSource(source, "model_id") }
             let path = resolvedLocalPath(source)

@@ -21,7 +21,7 @@ public enum ModelVersionSource {
     public static func validateHostPolicy(
         _ source: String, field: String = "source", allowedSchemes: Set<String> = allowedSchemesFromEnvironment()
     ) throws(SwiftflowError) {
-        let parts = URIParts(source)
+        let parts = URLParts(source)
         guard hostAddressedSchemes.contains(parts.scheme) else { return }
         if parts.scheme == "mlflow-artifacts", parts.netloc.isEmpty { return }
         if allowedSchemes.contains(parts.scheme) { return }
@@ -47,7 +47,7 @@ public enum ModelVersionSource {
     public static func validateRunSource(
         _ source: String, runId: String, runArtifactURI: (String) async throws -> String?
     ) async throws {
-        let parts = URIParts(source)
+        let parts = URLParts(source)
         if parts.scheme.isEmpty || parts.scheme == "file" {
             var shown = source
             if !runId.isEmpty {
@@ -91,7 +91,7 @@ public enum ModelVersionSource {
     /// `models:/` URI or names a logged model (`_resolve_registered_model_source_lineage`, first half).
     /// - Throws: `INVALID_PARAMETER_VALUE` for a `models://host/...` source or an improper `models:/` URI.
     public static func registeredModelReference(_ source: String) throws(SwiftflowError) -> ModelsURI? {
-        let parts = URIParts(source)
+        let parts = URLParts(source)
         guard parts.scheme == "models" else { return nil }
         if !parts.netloc.isEmpty {
             throw .invalidParameter(
@@ -124,7 +124,7 @@ public enum ModelVersionSource {
             if unquoted == source { break }
             source = unquoted
         }
-        var path = URIParts(source).path
+        var path = URLParts(source).path
         while path.hasSuffix("/") { path.removeLast() }
         var collapsed = ""
         for character in path where !(character == "/" && collapsed.hasSuffix("/")) { collapsed.append(character) }
@@ -139,7 +139,7 @@ public enum ModelVersionSource {
     }
 
     /// The run id of `runs:/<id>/path`, or nil if the URI is not proper.
-    static func runIdOfRunsURI(_ parts: URIParts) -> String? {
+    static func runIdOfRunsURI(_ parts: URLParts) -> String? {
         guard parts.path.hasPrefix("/"), parts.path.count > 1 else { return nil }
         let runId = parts.path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)[0]
         return runId.isEmpty ? nil : String(runId)
@@ -164,7 +164,7 @@ public enum ModelVersionSource {
     }
 
     private static func normalizedParts(_ uri: String) -> (scheme: String, authority: String, path: [String]) {
-        let parts = URIParts(uri)
+        let parts = URLParts(uri)
         let segments = parts.path.split(separator: "/").map { segment -> String in
             var text = String(segment)
             while true {
@@ -178,7 +178,7 @@ public enum ModelVersionSource {
 
     /// Whether the resolved local `path` is the local artifact root `root` or inside it.
     static func isLocal(_ path: String, inside root: String) -> Bool {
-        let parts = URIParts(root)
+        let parts = URLParts(root)
         guard parts.scheme.isEmpty || parts.scheme == "file" else { return false }
         let rootPath = resolvedLocalPath(root)
         return path == rootPath || path.hasPrefix(rootPath.hasSuffix("/") ? rootPath : rootPath + "/")
@@ -186,7 +186,7 @@ public enum ModelVersionSource {
 
     /// `Path(local_file_uri_to_path(uri)).resolve()` without following symlinks.
     static func resolvedLocalPath(_ uri: String) -> String {
-        var path = uri.hasPrefix("file:") ? URIParts(uri).path : uri
+        var path = uri.hasPrefix("file:") ? URLParts(uri).path : uri
         path = unquote(path, plus: false)
         if !path.hasPrefix("/") {
             path = FileManager.default.currentDirectoryPath + "/" + path
