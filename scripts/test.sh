@@ -63,6 +63,12 @@ if [ "$rc" != 0 ]; then
   exit "$rc"
 fi
 
+# Every model URI form the official client resolves through a server, loaded and run.
+echo "== model URIs through http://127.0.0.1:$PORT"
+"${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}/bin/python" "$ROOT/scripts/model_uris.py" "http://127.0.0.1:$PORT" \
+  >"$DATA_DIR/model_uris.log" 2>&1 || { tail -n 30 "$DATA_DIR/model_uris.log"; exit 1; }
+tail -n 1 "$DATA_DIR/model_uris.log"
+
 # The same searches against the official server and ours, answers compared cell by cell.
 if [ "${SKIP_SEARCH_DIFF:-0}" != 1 ]; then
   VENV="${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}"
