@@ -38,7 +38,7 @@ struct RegistryCommand: AsyncParsableCommand {
         @Flag(help: "Print the decision; change nothing.")
         var dryRun = false
 
-        @Option(help: ArgumentHelp("Who is promoting, for the audit trail (default: $USER).", valueName: "name"))
+        @Option(help: ArgumentHelp("Who is promoting, for the audit trail (default: $USER, else the login name).", valueName: "name"))
         var user: String?
 
         @OptionGroup var server: ServerOptions
@@ -61,7 +61,7 @@ struct RegistryCommand: AsyncParsableCommand {
             }
             var body: [String: Any] = ["policy": text, "dry_run": dryRun]
             if let model { body["name"] = model }
-            let actor = user ?? ProcessInfo.processInfo.environment["USER"]
+            let actor = user ?? ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
             let answer = try await HTTP.call(
                 "POST", server.baseURL + "/api/2.0/swiftflow/registry/promote", body: body, user: actor)
             print(Self.render(answer), terminator: "")
@@ -151,9 +151,10 @@ private func table(_ rows: [[String]], indent: String) -> String {
     var widths = [Int](repeating: 0, count: rows.map(\.count).max() ?? 0)
     for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
     return rows.map { row in
-        indent + row.enumerated().map { index, cell in
+        let line = indent + row.enumerated().map { index, cell in
             index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
         }.joined(separator: "  ")
+        return String(line.reversed().drop(while: { $0 == " " }).reversed())
     }.joined(separator: "\n") + "\n"
 }
 
