@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import SwiftflowCore
 import Testing
 
@@ -114,6 +117,23 @@ struct PromotionLiveTests {
         #expect(records.map { $0["actor"] } == [.string("alice"), .string("policy"), .string("policy")])
         #expect(records.map { $0["rule"] } == [.string("newest"), .string("auc-beats-champion"), .string("auc-beats-champion")])
         #expect(records[2]["old_version"] == nil)
+
+        // The X-Swiftflow-User header wins over the `user` field; without either the actor is "unknown".
+        try await Self.addVersion(server, experimentId: experimentId, auc: 0.1)  // 5
+        var request = URLRequest(url: URL(string: swiftflow + "/promote")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("carol", forHTTPHeaderField: "X-Swiftflow-User")
+        request.httpBody = Data(#"{"name": "churn", "policy": \#(Self.jsonString(newest)), "user": "alice"}"#.utf8)
+        let (data, _) = try await HTTP.session.data(for: request)
+        let byHeader = try JSONParser.parse([UInt8](data))
+        #expect(Self.decision(byHeader)?["promotion"]?["actor"] == .string("carol"))
+        try await Self.addVersion(server, experimentId: experimentId, auc: 0.1)  // 6
+        let (anonymous, _) = try await HTTP.send("POST", swiftflow + "/promote", json: """
+            {"name": "churn", "policy": \(Self.jsonString(newest))}
+            """)
+        #expect(Self.decision(anonymous)?["promotion"]?["actor"] == .string("unknown"))
+        #expect(Self.decision(anonymous)?["promotion"]?["old_version"] == .number("5"))
 
         // Errors are MLflow-shaped.
         let (bad, badStatus) = try await HTTP.send(
