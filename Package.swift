@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         // Already in the graph through hummingbird (same lower bound); named so SwiftflowArtifacts can use
         // NIO's file system without depending on the HTTP framework.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -29,6 +30,9 @@ let package = Package(
     targets: [
         .target(
             name: "SwiftflowCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

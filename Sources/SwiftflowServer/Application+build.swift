@@ -19,7 +19,14 @@ public func buildApplication(
     ExperimentRoutes(store: store).register(on: api)
     RunRoutes(store: store).register(on: api)
     LoggedModelRoutes(store: store).register(on: api)
-    RegistryRoutes(registry: registry, tracking: store).register(on: api)
+    let evaluator = PromotionEvaluator(tracking: store, registry: registry)
+    var registryRoutes = RegistryRoutes(registry: registry, tracking: store)
+    if !configuration.registryPolicies.isEmpty {
+        registryRoutes.afterVersionCreated = PromotionRoutes.afterVersionCreated(
+            policies: configuration.registryPolicies, evaluator: evaluator, logger: logger)
+    }
+    registryRoutes.register(on: api)
+    PromotionRoutes(evaluator: evaluator).register(on: router)
     artifactRoutes.registerTracking(on: api, tracking: store, registry: registry)
     return application(router, configuration, logger)
 }

@@ -8,6 +8,8 @@ import SwiftflowStore
 struct RegistryRoutes {
     let registry: any RegistryStore
     let tracking: any TrackingStore
+    /// Called with the model's name after a version is created (promotion policies); it never throws.
+    var afterVersionCreated: (@Sendable (String) async -> Void)?
 
     func register<Context: RequestContext>(on api: APIRouter<Context>) {
         registerModelRoutes(on: api)
@@ -75,8 +77,10 @@ struct RegistryRoutes {
     private func registerVersionRoutes<Context: RequestContext>(on api: APIRouter<Context>) {
         let registry = self.registry
         let tracking = self.tracking
+        let afterVersionCreated = self.afterVersionCreated
         api.on(.post, "/model-versions/create") { request in
             let version = try await Self.createModelVersion(request, registry: registry, tracking: tracking)
+            await afterVersionCreated?(version.name)
             return Self.respond("model_version") { $0.modelVersion(version) }
         }
         api.on(.get, "/model-versions/get") { request in

@@ -65,6 +65,20 @@ public protocol RegistryStore: Sendable {
     /// The version `alias` points at; `latest` (any case) is the newest version.
     /// - Throws: `INVALID_PARAMETER_VALUE` for an unknown alias (MLflow's code, surprising as it is).
     func getModelVersion(name: String, alias: String) async throws -> ModelVersion
+
+    // MARK: - Promotions (Swiftflow, not MLflow)
+
+    /// Points `alias` at `version` and writes the audit record, in one transaction.
+    ///
+    /// `expectedCurrent` is the version the caller saw holding the alias (nil: unset); if the alias
+    /// moved since, nothing changes, so a decision is never applied to a state it was not made on.
+    /// - Throws: `RESOURCE_DOES_NOT_EXIST` for an unknown model or version, `RESOURCE_CONFLICT` if the
+    ///   alias no longer points at `expectedCurrent`.
+    func promote(
+        name: String, alias: String, version: Int64, expectedCurrent: Int64?, rule: String, actor: String
+    ) async throws -> PromotionRecord
+    /// The model's promotions, newest first, at most `maxResults`.
+    func listPromotions(name: String, maxResults: Int) async throws -> [PromotionRecord]
 }
 
 extension RegistryStore {

@@ -94,6 +94,9 @@ extension SQLRegistryStore {
                 try await db.raw("""
                     UPDATE model_versions SET last_updated_time = \(bind: now) WHERE model_id = \(bind: row.id)
                     """).run()
+                try await db.raw("""
+                    UPDATE registry_promotions SET model_name = \(bind: newName) WHERE model_name = \(bind: name)
+                    """).run()
                 row.model.name = newName
                 row.model.lastUpdatedTimestamp = now
                 return try await self.loadModel(db, row)

@@ -45,6 +45,11 @@ struct ServerCommand: AsyncParsableCommand {
                                visibility: .hidden))
     var workers: Int?
 
+    @Option(help: ArgumentHelp(
+        "A folder of promotion policies (*.yaml, each naming its `model`), applied when a version is created.",
+        valueName: "dir"))
+    var registryPolicies: String?
+
     @Option(help: "The log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -52,9 +57,19 @@ struct ServerCommand: AsyncParsableCommand {
         var logger = Logger(label: "swiftflow")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let root = defaultArtifactRoot ?? (serveArtifacts ? "mlflow-artifacts:/" : Self.absolute("./mlruns"))
+        var policies: [String: PromotionPolicy] = [:]
+        if let registryPolicies {
+            do {
+                policies = try PromotionPolicy.loadDirectory(registryPolicies)
+            } catch {
+                throw ValidationError(error.message)
+            }
+            logger.info("registry policies for: \(policies.keys.sorted().joined(separator: ", "))")
+        }
         let configuration = ServerConfiguration(
             host: host, port: port, serveArtifacts: serveArtifacts,
-            artifactsDestination: Self.absolute(artifactsDestination), defaultArtifactRoot: root)
+            artifactsDestination: Self.absolute(artifactsDestination), defaultArtifactRoot: root,
+            registryPolicies: policies)
         let artifacts = ArtifactStores(
             proxied: LocalArtifactRepository(root: configuration.artifactsDestination),
             folder: { LocalArtifactRepository(root: $0) })
