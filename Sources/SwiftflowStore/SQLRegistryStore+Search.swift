@@ -73,31 +73,6 @@ extension SQLRegistryStore {
             "name": "m.name", "run_id": "v.run_id", "source_path": "v.source", "version_number": "v.version",
             "creation_timestamp": "v.creation_time", "last_updated_timestamp": "v.last_updated_time",
         ]
-        var query = SQLQuery("SELECT \(Self.versionColumns) FROM model_versions v JOIN registered_models m ")
-        query += "ON m.model_id = v.model_id WHERE 1 = 1"
-        let prompts = filter.queriesPrompts
-        for comparison in filter.comparisons {
-            if !prompts, comparison.entity == .tag, comparison.key == RegistryTags.isPrompt { continue }
-            query += " AND "
-            switch comparison.entity {
-            case .attribute:
-                guard let column = columns[comparison.key] else {
-                    throw SwiftflowError.invalidParameter("Invalid attribute name: \(comparison.key)")
-                }
-                try SearchCompiler.compare(column, comparison, into: &query)
-            case .tag:
-                try SearchCompiler.keyValueCondition(
-                    table: "model_version_tags", owner: "x.model_id = v.model_id AND x.version = v.version", comparison,
-                    into: &query)
-            default:
-                throw SwiftflowError.invalidParameter("Invalid token type: \(comparison.entity.rawValue)")
-            }
-        }
-        if !prompts {
-            query += " AND NOT EXISTS (SELECT 1 FROM model_version_tags p WHERE p.model_id = v.model_id AND p.key = "
-            query.bind(RegistryTags.isPrompt)
-            query += " AND p.value = 'true')"
-        }
         let effective = orderBy.isEmpty
             ? [OrderByClause(entity: .attribute, key: "last_updated_timestamp", ascending: false),
                OrderByClause(entity: .attribute, key: "name", ascending: true),
@@ -112,13 +87,51 @@ extension SQLRegistryStore {
         }
         if !effective.contains(where: { $0.key == "name" }) { terms.append("m.name ASC") }
         if !effective.contains(where: { $0.key == "version_number" }) { terms.append("v.version DESC") }
-        query += " ORDER BY \(terms.joined(separator: ", ")) LIMIT "
-        query.bind(maxResults + 1)
-        query += " OFFSET "
-        query.bind(offset)
-        let finalQuery = query
+        let order = terms.joined(separator: ", ")
+        let prompts = filter.queriesPrompts
+        let comparisons = filter.comparisons.filter {
+            prompts || !($0.entity == .tag && $0.key == RegistryTags.isPrompt)
+        }
         return try await executor.read { db in
-            var versions = try await self.loadVersions(db, finalQuery, aliases: false)
+            // As in the run search: start from a selective tag filter's rows rather than probing the
+            // tag index once per version.
+            let driver = try await Self.tagDriver(db, comparisons)
+            var query = SQLQuery("SELECT \(Self.versionColumns) FROM ")
+            if driver != nil {
+                query += "model_version_tags d CROSS JOIN model_versions v ON v.model_id = d.model_id AND v.version = d.version "
+            } else {
+                query += "model_versions v "
+            }
+            query += "JOIN registered_models m ON m.model_id = v.model_id WHERE 1 = 1"
+            for (index, comparison) in comparisons.enumerated() {
+                query += " AND "
+                switch comparison.entity {
+                case .attribute:
+                    guard let column = columns[comparison.key] else {
+                        throw SwiftflowError.invalidParameter("Invalid attribute name: \(comparison.key)")
+                    }
+                    try SearchCompiler.compare(column, comparison, into: &query)
+                case .tag where index == driver:
+                    try SearchCompiler.keyValuePredicate(alias: "d", metric: false, comparison, into: &query)
+                case .tag:
+                    try SearchCompiler.keyValueCondition(
+                        table: "model_version_tags", owner: "x.model_id = v.model_id AND x.version = v.version",
+                        comparison, into: &query)
+                default:
+                    throw SwiftflowError.invalidParameter("Invalid token type: \(comparison.entity.rawValue)")
+                }
+            }
+            if !prompts {
+                // One uncorrelated set of prompt models, not a probe per version.
+                query += " AND v.model_id NOT IN (SELECT p.model_id FROM model_version_tags p WHERE p.key = "
+                query.bind(RegistryTags.isPrompt)
+                query += " AND p.value = 'true')"
+            }
+            query += " ORDER BY \(order) LIMIT "
+            query.bind(maxResults + 1)
+            query += " OFFSET "
+            query.bind(offset)
+            var versions = try await self.loadVersions(db, query, aliases: false)
             var token: String?
             if versions.count > maxResults {
                 versions.removeLast(versions.count - maxResults)
@@ -126,5 +139,32 @@ extension SQLRegistryStore {
             }
             return Page(items: versions, nextPageToken: token)
         }
+    }
+
+    /// The index of the tag comparison whose rows should drive a version search: the one matching
+    /// fewest versions, if under half of all versions (counted through the `(key, value)` index, each
+    /// count capped at the best so far).
+    static func tagDriver(_ db: any SQLDatabase, _ comparisons: [SearchComparison]) async throws -> Int? {
+        let candidates = comparisons.indices.filter { comparisons[$0].entity == .tag && comparisons[$0].op != .isNull }
+        guard !candidates.isEmpty else { return nil }
+        var best = try await count(db, SQLQuery("SELECT count(*) AS n FROM model_versions")) / 2
+        var driver: Int?
+        for index in candidates where best > 0 {
+            var query = SQLQuery("SELECT count(*) AS n FROM (SELECT 1 FROM model_version_tags x WHERE ")
+            try SearchCompiler.keyValuePredicate(alias: "x", metric: false, comparisons[index], into: &query)
+            query += " LIMIT "
+            query.bind(best)
+            query += ")"
+            let matches = try await count(db, query)
+            if matches < best {
+                best = matches
+                driver = index
+            }
+        }
+        return driver
+    }
+
+    private static func count(_ db: any SQLDatabase, _ query: SQLQuery) async throws -> Int {
+        try await db.all(query).first?.decode(column: "n", as: Int.self) ?? 0
     }
 }

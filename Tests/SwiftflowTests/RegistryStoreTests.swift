@@ -20,6 +20,36 @@ private func addVersions(_ registry: SQLRegistryStore, _ name: String, count: In
 
 @Suite("Embedded registry store")
 struct RegistryStoreTests {
+    @Test("a selective tag filter gives the same versions, in the same order, as a scan")
+    func tagDrivenVersionSearch() async throws {
+        try await withRegistry { registry, _ in
+            for name in ["a", "b"] {
+                _ = try await registry.createRegisteredModel(name: name, tags: [], description: nil)
+                for index in 1...12 {
+                    // Versions 3, 6, 9 and 12 are tagged: 8 of 24, so the tag rows drive the search.
+                    let tags = index % 3 == 0 ? [KeyValue("validated", "true")] : [KeyValue("validated", "false")]
+                    _ = try await registry.createModelVersion(
+                        name: name, source: "runs:/r1/model", runId: "r1", tags: tags, runLink: "", description: "")
+                }
+            }
+            // A prompt model's versions stay out of a search that does not ask for prompts.
+            _ = try await registry.createRegisteredModel(name: "p", tags: [], description: nil)
+            _ = try await registry.createModelVersion(
+                name: "p", source: "runs:/r1/model", runId: "r1",
+                tags: [KeyValue("validated", "true"), KeyValue("mlflow.prompt.is_prompt", "true")], runLink: "", description: "")
+            func search(_ filter: String) async throws -> [String] {
+                try await registry.searchModelVersions(
+                    filter: try SearchFilter.parseModelVersionFilter(filter), maxResults: 100,
+                    orderBy: try OrderByClause.parseModelVersionOrderBy(["name ASC", "version_number DESC"]),
+                    pageToken: nil
+                ).items.map { "\($0.name)/\($0.version)" }
+            }
+            #expect(try await search("tags.validated = 'true'") == ["a/12", "a/9", "a/6", "a/3", "b/12", "b/9", "b/6", "b/3"])
+            #expect(try await search("tags.validated = 'true' AND name = 'b'") == ["b/12", "b/9", "b/6", "b/3"])
+            #expect(try await search("tags.validated != 'true' AND name = 'a'").count == 8)
+        }
+    }
+
     @Test("versions count up per model and a deleted number is never given again")
     func versionNumbering() async throws {
         try await withRegistry { registry, _ in
