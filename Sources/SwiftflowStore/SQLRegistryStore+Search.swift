@@ -141,30 +141,13 @@ extension SQLRegistryStore {
         }
     }
 
-    /// The index of the tag comparison whose rows should drive a version search: the one matching
-    /// fewest versions, if under half of all versions (counted through the `(key, value)` index, each
-    /// count capped at the best so far).
+    /// The index of the tag comparison whose rows should drive a version search, if it matches under
+    /// half of all versions.
     static func tagDriver(_ db: any SQLDatabase, _ comparisons: [SearchComparison]) async throws -> Int? {
         let candidates = comparisons.indices.filter { comparisons[$0].entity == .tag && comparisons[$0].op != .isNull }
         guard !candidates.isEmpty else { return nil }
-        var best = try await count(db, SQLQuery("SELECT count(*) AS n FROM model_versions")) / 2
-        var driver: Int?
-        for index in candidates where best > 0 {
-            var query = SQLQuery("SELECT count(*) AS n FROM (SELECT 1 FROM model_version_tags x WHERE ")
-            try SearchCompiler.keyValuePredicate(alias: "x", metric: false, comparisons[index], into: &query)
-            query += " LIMIT "
-            query.bind(best)
-            query += ")"
-            let matches = try await count(db, query)
-            if matches < best {
-                best = matches
-                driver = index
-            }
-        }
-        return driver
-    }
-
-    private static func count(_ db: any SQLDatabase, _ query: SQLQuery) async throws -> Int {
-        try await db.all(query).first?.decode(column: "n", as: Int.self) ?? 0
+        let total = try await SearchCompiler.count(db, SQLQuery("SELECT count(*) AS n FROM model_versions"))
+        return try await SearchCompiler.selectiveDriver(
+            db, comparisons, candidates: candidates, total: total) { _ in "model_version_tags" }
     }
 }

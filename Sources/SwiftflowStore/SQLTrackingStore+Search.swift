@@ -88,17 +88,14 @@ extension SQLTrackingStore {
     }
 
     /// The index of the filter whose matching rows should drive the search, or nil to scan the
-    /// experiments' runs.
-    ///
-    /// SQLite's planner cannot tell a selective filter from the experiment scan without statistics
-    /// (and keeps `EXISTS` subqueries correlated), so the candidates are counted through their
-    /// `(key, value)` index, each count stopping at the best so far. A filter drives only when it
-    /// matches under half the runs in scope.
+    /// experiments' runs: the most selective metric/param/tag filter, if it matches under half the runs
+    /// in scope.
     static func chooseDriver(
         _ db: any SQLDatabase, filter: SearchFilter, experimentIds: [Int64], stages: [String]
     ) async throws -> Int? {
-        let candidates = filter.comparisons.indices.filter {
-            SearchCompiler.runTable(filter.comparisons[$0].entity) != nil && filter.comparisons[$0].op != .isNull
+        let comparisons = filter.comparisons
+        let candidates = comparisons.indices.filter {
+            SearchCompiler.runTable(comparisons[$0].entity) != nil && comparisons[$0].op != .isNull
         }
         guard !candidates.isEmpty else { return nil }
         var scope = SQLQuery("SELECT count(*) AS n FROM (SELECT 1 FROM runs r WHERE r.experiment_id IN ")
@@ -106,26 +103,9 @@ extension SQLTrackingStore {
         scope += " AND r.lifecycle_stage IN "
         scope.bindList(stages)
         scope += " LIMIT 200000)"
-        var best = try await count(db, scope) / 2
-        var driver: Int?
-        for index in candidates where best > 0 {
-            let comparison = filter.comparisons[index]
-            var query = SQLQuery("SELECT count(*) AS n FROM (SELECT 1 FROM \(SearchCompiler.runTable(comparison.entity)!) x WHERE ")
-            try SearchCompiler.keyValuePredicate(alias: "x", metric: false, comparison, into: &query)
-            query += " LIMIT "
-            query.bind(best)
-            query += ")"
-            let matches = try await count(db, query)
-            if matches < best {
-                best = matches
-                driver = index
-            }
-        }
-        return driver
-    }
-
-    private static func count(_ db: any SQLDatabase, _ query: SQLQuery) async throws -> Int {
-        try await db.all(query).first?.decode(column: "n", as: Int.self) ?? 0
+        return try await SearchCompiler.selectiveDriver(
+            db, comparisons, candidates: candidates, total: try await SearchCompiler.count(db, scope)
+        ) { SearchCompiler.runTable($0.entity)! }
     }
 
     /// The `k0`, `k1`, ... columns of a search row: its sort key.

@@ -1,3 +1,4 @@
+import SQLKit
 import SwiftflowCore
 
 /// Compiles parsed search filters and order-by clauses to SQL, binding every value.
@@ -83,6 +84,36 @@ package enum SearchCompiler {
         }
         try compare("\(alias).value", comparison, into: &query)
         query += ")"
+    }
+
+    /// The candidate comparison whose key-value rows match fewest rows, if fewer than half of
+    /// `total`, else nil. Each count goes through the table's `(key, value)` index and stops at the best
+    /// so far, so a search pays little for it. SQLite's planner cannot make this choice without
+    /// statistics, and keeps `EXISTS` subqueries correlated (one index probe per scanned row).
+    package static func selectiveDriver(
+        _ db: any SQLDatabase, _ comparisons: [SearchComparison], candidates: [Int], total: Int,
+        table: (SearchComparison) -> String
+    ) async throws -> Int? {
+        var best = total / 2
+        var driver: Int?
+        for index in candidates where best > 0 {
+            var query = SQLQuery("SELECT count(*) AS n FROM (SELECT 1 FROM \(table(comparisons[index])) x WHERE ")
+            try keyValuePredicate(alias: "x", metric: false, comparisons[index], into: &query)
+            query += " LIMIT "
+            query.bind(best)
+            query += ")"
+            let matches = try await count(db, query)
+            if matches < best {
+                best = matches
+                driver = index
+            }
+        }
+        return driver
+    }
+
+    /// The `n` column of a `SELECT count(*) AS n` query.
+    package static func count(_ db: any SQLDatabase, _ query: SQLQuery) async throws -> Int {
+        try await db.all(query).first?.decode(column: "n", as: Int.self) ?? 0
     }
 
     /// The key-value table a run filter looks in, or nil for attributes and datasets.
