@@ -298,6 +298,28 @@ def report(results):
             print(f"WARNING {r['server']}: {w}")
 
 
+def each_server(args, names, root, workload):
+    """Starts each named server in turn over a fresh folder under `root`, runs
+    `workload(name, url, pid, data)` against it, stops it; returns what each workload returned."""
+    returned = []
+    for name in names:
+        data = os.path.join(root, name)
+        os.makedirs(data)
+        port = free_port()
+        command = server_commands(args, data, port)[name]
+        print(f"== {name}: {' '.join(command)}")
+        server = Server(name, command, data)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            server.wait_ready(url, args.start_timeout)
+            time.sleep(2)  # let workers settle before the idle reading
+            returned.append(workload(name, url, server.process.pid, data))
+        finally:
+            server.stop()
+        shutil.rmtree(data)
+    return returned
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="64 MiB and 500 small files, to check that it works")
@@ -329,23 +351,9 @@ def main():
         args.large_sha256 = make_large(args.large_file, args.large_mib * MIB)
         args.small_folder = os.path.join(root, "small")
         make_small(args.small_folder, args.small_count, args.small_kib * 1024)
-        for name in names:
-            data = os.path.join(root, name)
-            os.makedirs(data)
-            port = free_port()
-            command = server_commands(args, data, port)[name]
-            print(f"== {name}: {' '.join(command)}")
-            server = Server(name, command, data)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                server.wait_ready(url, args.start_timeout)
-                time.sleep(2)  # let workers settle before the idle reading
-                result = run_workloads(args, name, url, server.process.pid, data)
-            finally:
-                server.stop()
+        results = each_server(args, names, root, lambda name, url, pid, data: run_workloads(args, name, url, pid, data))
+        for result in results:
             print(json.dumps(result))
-            results.append(result)
-            shutil.rmtree(data)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     report(results)

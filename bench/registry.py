@@ -36,7 +36,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # artifacts.py re-runs the script with the official venv's Python when `requests` is missing.
-from artifacts import HERE, MLFLOW_VENV, RSSSampler, Server, free_port, memory_kib, process_tree, server_commands  # noqa: E402
+from artifacts import HERE, MLFLOW_VENV, RSSSampler, each_server, memory_kib, process_tree  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -260,23 +260,11 @@ def main():
     results, answers = [], {}
     try:
         print(f"data: {args.models} registered models x {args.versions} versions in {root}")
-        for name in names:
-            data = os.path.join(root, name)
-            os.makedirs(data)
-            port = free_port()
-            command = server_commands(args, data, port)[name]
-            print(f"== {name}: {' '.join(command)}")
-            server = Server(name, command, data)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                server.wait_ready(url, args.start_timeout)
-                time.sleep(2)  # let workers settle before the idle reading
-                result, answers[name] = run_workloads(args, name, url, server.process.pid)
-            finally:
-                server.stop()
+        for name, (result, answer) in zip(names, each_server(
+                args, names, root, lambda name, url, pid, data: run_workloads(args, name, url, pid))):
             print(json.dumps(result))
             results.append(result)
-            shutil.rmtree(data)
+            answers[name] = answer
     finally:
         shutil.rmtree(root, ignore_errors=True)
     warnings = compare(answers) if len(answers) == 2 else []
