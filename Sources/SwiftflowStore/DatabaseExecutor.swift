@@ -29,3 +29,9 @@ package enum DatabaseKind: Sendable {
     case sqlite
     case postgres
 }
+
+extension DatabaseKind {
+    /// The join that keeps the tables in the written order: SQLite's planner honours `CROSS JOIN`
+    /// (searches start from the most selective rows they found); PostgreSQL orders joins itself.
+    var orderedJoin: String { self == .sqlite ? "CROSS JOIN" : "JOIN" }
+}

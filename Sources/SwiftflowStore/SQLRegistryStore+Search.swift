@@ -92,17 +92,27 @@ extension SQLRegistryStore {
         let comparisons = filter.comparisons.filter {
             prompts || !($0.entity == .tag && $0.key == RegistryTags.isPrompt)
         }
+        let join = executor.kind.orderedJoin
         return try await executor.read { db in
+            // The page's keys are chosen first, sorting only the order-by columns; whole rows are then
+            // read for the page alone. Sorting every matching row in full cost most of a 1,000-row page.
+            var query = SQLQuery("WITH k AS (SELECT v.model_id AS k_model, v.version AS k_version FROM ")
             // As in the run search: start from a selective tag filter's rows rather than probing the
             // tag index once per version.
             let driver = try await Self.tagDriver(db, comparisons)
-            var query = SQLQuery("SELECT \(Self.versionColumns) FROM ")
             if driver != nil {
-                query += "model_version_tags d CROSS JOIN model_versions v ON v.model_id = d.model_id AND v.version = d.version "
+                query += "model_version_tags d \(join) model_versions v ON v.model_id = d.model_id AND v.version = d.version "
+                query += "JOIN registered_models m ON m.model_id = v.model_id"
+            } else if comparisons.contains(where: { $0.entity == .attribute && $0.key != "name" }) {
+                // A filter on a version column, which may have an index: the planner chooses.
+                query += "model_versions v JOIN registered_models m ON m.model_id = v.model_id"
+            } else if try await Self.readsInOrder(db, comparisons, effective, wanted: offset + maxResults + 1) {
+                query += "model_versions v \(join) registered_models m ON m.model_id = v.model_id"
             } else {
-                query += "model_versions v "
+                // Start from the models: a name filter is then tested once per model, not per version.
+                query += "registered_models m \(join) model_versions v ON v.model_id = m.model_id"
             }
-            query += "JOIN registered_models m ON m.model_id = v.model_id WHERE 1 = 1"
+            query += " WHERE 1 = 1"
             for (index, comparison) in comparisons.enumerated() {
                 query += " AND "
                 switch comparison.entity {
@@ -122,8 +132,8 @@ extension SQLRegistryStore {
                 }
             }
             if !prompts {
-                // One uncorrelated set of prompt models, not a probe per version.
-                query += " AND v.model_id NOT IN (SELECT p.model_id FROM model_version_tags p WHERE p.key = "
+                // One uncorrelated set of prompt models, tested once per model when models come first.
+                query += " AND m.model_id NOT IN (SELECT p.model_id FROM model_version_tags p WHERE p.key = "
                 query.bind(RegistryTags.isPrompt)
                 query += " AND p.value = 'true')"
             }
@@ -131,6 +141,9 @@ extension SQLRegistryStore {
             query.bind(maxResults + 1)
             query += " OFFSET "
             query.bind(offset)
+            query += ") SELECT \(Self.versionColumns) FROM k \(join) model_versions v "
+            query += "ON v.model_id = k.k_model AND v.version = k.k_version "
+            query += "JOIN registered_models m ON m.model_id = v.model_id ORDER BY \(order)"
             var versions = try await self.loadVersions(db, query, aliases: false)
             var token: String?
             if versions.count > maxResults {
@@ -139,6 +152,29 @@ extension SQLRegistryStore {
             }
             return Page(items: versions, nextPageToken: token)
         }
+    }
+
+    /// Whether a version search filtered on names (and tags) at most should read versions in the
+    /// order of an index on its first order-by column, stopping at the page's end, rather than read
+    /// every version of each matching model and sort them. Reading in order pays when the name filters
+    /// keep most models: about `wanted × models / matching` versions are read, against
+    /// `versions × matching / models`.
+    static func readsInOrder(
+        _ db: any SQLDatabase, _ comparisons: [SearchComparison], _ order: [OrderByClause], wanted: Int
+    ) async throws -> Bool {
+        guard let first = order.first, first.key == "version_number" || first.key == "last_updated_timestamp" else {
+            return false
+        }
+        let models = try await SearchCompiler.count(db, SQLQuery("SELECT count(*) AS n FROM registered_models"))
+        var matchingQuery = SQLQuery("SELECT count(*) AS n FROM registered_models m WHERE 1 = 1")
+        for comparison in comparisons where comparison.entity == .attribute {
+            matchingQuery += " AND "
+            try SearchCompiler.compare("m.name", comparison, into: &matchingQuery)
+        }
+        let matching = try await SearchCompiler.count(db, matchingQuery)
+        guard matching > 0 else { return false }
+        let versions = try await SearchCompiler.count(db, SQLQuery("SELECT count(*) AS n FROM model_versions"))
+        return Double(wanted) * Double(models) / Double(matching) < Double(versions) * Double(matching) / Double(models)
     }
 
     /// The index of the tag comparison whose rows should drive a version search, if it matches under

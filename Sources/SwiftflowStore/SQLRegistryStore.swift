@@ -32,14 +32,15 @@ public final class SQLRegistryStore: RegistryStore {
     static let modelColumns = "m.model_id, m.name, m.creation_time, m.last_updated_time, m.description, m.user_id"
 
     static func modelRow(_ row: any SQLRow) throws -> ModelRow {
-        ModelRow(
-            id: try row.decode(column: "model_id", as: Int64.self),
+        let row = columns(row)
+        return ModelRow(
+            id: try row.int64("model_id"),
             model: RegisteredModel(
-                name: try row.decode(column: "name", as: String.self),
-                creationTimestamp: try row.decode(column: "creation_time", as: Int64.self),
-                lastUpdatedTimestamp: try row.decode(column: "last_updated_time", as: Int64?.self),
-                userId: try row.decode(column: "user_id", as: String?.self),
-                description: try row.decode(column: "description", as: String?.self)))
+                name: try row.text("name"),
+                creationTimestamp: try row.int64("creation_time"),
+                lastUpdatedTimestamp: try row.optionalInt64("last_updated_time"),
+                userId: try row.optionalText("user_id"),
+                description: try row.optionalText("description")))
     }
 
     /// The model named `name`, or `RESOURCE_DOES_NOT_EXIST`.
@@ -72,20 +73,21 @@ public final class SQLRegistryStore: RegistryStore {
 
     /// A version row (from a query selecting `versionColumns`) and its model's key.
     static func versionRow(_ row: any SQLRow) throws -> (modelId: Int64, version: ModelVersion) {
+        let row = columns(row)
         let version = ModelVersion(
-            name: try row.decode(column: "name", as: String.self),
-            version: try row.decode(column: "version", as: Int64.self),
-            creationTimestamp: try row.decode(column: "creation_time", as: Int64.self),
-            lastUpdatedTimestamp: try row.decode(column: "last_updated_time", as: Int64?.self),
-            userId: try row.decode(column: "user_id", as: String?.self),
-            currentStage: ModelVersionStage(rawValue: try row.decode(column: "current_stage", as: String.self)) ?? .none,
-            description: try row.decode(column: "description", as: String?.self),
-            source: try row.decode(column: "source", as: String?.self),
-            runId: try row.decode(column: "run_id", as: String?.self),
-            status: ModelVersionStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .ready,
-            statusMessage: try row.decode(column: "status_message", as: String?.self),
-            runLink: try row.decode(column: "run_link", as: String?.self))
-        return (try row.decode(column: "model_id", as: Int64.self), version)
+            name: try row.text("name"),
+            version: try row.int64("version"),
+            creationTimestamp: try row.int64("creation_time"),
+            lastUpdatedTimestamp: try row.optionalInt64("last_updated_time"),
+            userId: try row.optionalText("user_id"),
+            currentStage: ModelVersionStage(rawValue: try row.text("current_stage")) ?? .none,
+            description: try row.optionalText("description"),
+            source: try row.optionalText("source"),
+            runId: try row.optionalText("run_id"),
+            status: ModelVersionStatus(rawValue: try row.text("status")) ?? .ready,
+            statusMessage: try row.optionalText("status_message"),
+            runLink: try row.optionalText("run_link"))
+        return (try row.int64("model_id"), version)
     }
 
     /// Runs `query` (which selects `versionColumns`) and returns its versions in order, with their tags
@@ -111,10 +113,9 @@ public final class SQLRegistryStore: RegistryStore {
         tagQuery += " ORDER BY model_id, version, key"
         var tags: [Key: [ModelVersionTag]] = [:]
         for row in try await db.all(tagQuery) {
-            let key = Key(model: try row.decode(column: "model_id", as: Int64.self),
-                          version: try row.decode(column: "version", as: Int64.self))
-            tags[key, default: []].append(
-                KeyValue(try row.decode(column: "key", as: String.self), try row.decode(column: "value", as: String.self)))
+            let row = columns(row)
+            tags[Key(model: try row.int64("model_id"), version: try row.int64("version")), default: []].append(
+                KeyValue(try row.text("key"), try row.text("value")))
         }
         var aliasNames: [Key: [String]] = [:]
         if aliases {
@@ -151,10 +152,9 @@ public final class SQLRegistryStore: RegistryStore {
         query += " ORDER BY model_id, alias"
         var result: [Int64: [RegisteredModelAlias]] = [:]
         for row in try await db.all(query) {
-            result[try row.decode(column: "model_id", as: Int64.self), default: []].append(
-                RegisteredModelAlias(
-                    alias: try row.decode(column: "alias", as: String.self),
-                    version: try row.decode(column: "version", as: Int64.self)))
+            let row = columns(row)
+            result[try row.int64("model_id"), default: []].append(
+                RegisteredModelAlias(alias: try row.text("alias"), version: try row.int64("version")))
         }
         return result
     }
@@ -176,9 +176,8 @@ public final class SQLRegistryStore: RegistryStore {
         groups += " GROUP BY model_id, current_stage"
         var wanted: [(modelId: Int64, latest: Int64, earliest: Int64)] = []
         for row in try await db.all(groups) {
-            wanted.append((try row.decode(column: "model_id", as: Int64.self),
-                           try row.decode(column: "latest", as: Int64.self),
-                           try row.decode(column: "earliest", as: Int64.self)))
+            let row = columns(row)
+            wanted.append((try row.int64("model_id"), try row.int64("latest"), try row.int64("earliest")))
         }
         guard !wanted.isEmpty else { return [:] }
         var query = SQLQuery("SELECT \(Self.versionColumns) FROM model_versions v JOIN registered_models m ")
@@ -216,8 +215,8 @@ public final class SQLRegistryStore: RegistryStore {
         tagQuery += " ORDER BY model_id, key"
         var tags: [Int64: [RegisteredModelTag]] = [:]
         for row in try await db.all(tagQuery) {
-            tags[try row.decode(column: "model_id", as: Int64.self), default: []].append(
-                KeyValue(try row.decode(column: "key", as: String.self), try row.decode(column: "value", as: String.self)))
+            let row = columns(row)
+            tags[try row.int64("model_id"), default: []].append(KeyValue(try row.text("key"), try row.text("value")))
         }
         let aliases = try await loadAliases(db, modelIds: ids)
         let latest = try await latestVersions(db, modelIds: ids, order: latestOrder)

@@ -22,9 +22,9 @@ extension SQLTrackingStore {
             var query = SQLQuery("SELECT r.run_id")
             for (index, term) in terms.enumerated() { query += ", \(term.sql) AS k\(index)" }
             if let driver {
-                // Start from the rows of the most selective filter; CROSS JOIN keeps that order.
+                // Start from the rows of the most selective filter.
                 let table = SearchCompiler.runTable(filter.comparisons[driver].entity)!
-                query += " FROM \(table) d CROSS JOIN runs r ON r.run_id = d.run_id"
+                query += " FROM \(table) d \(self.executor.kind.orderedJoin) runs r ON r.run_id = d.run_id"
             } else {
                 query += " FROM runs r"
             }

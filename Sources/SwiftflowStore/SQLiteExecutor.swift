@@ -77,7 +77,7 @@ package final class SQLiteExecutor: DatabaseExecutor {
         let lock = readerLocks[index]
         await lock.lock()
         defer { lock.unlock() }
-        return try await body(readers[index].sql())
+        return try await body(SQLiteHandle(readers[index]))
     }
 
     /// Raw SQLite rows for the hottest reads (metric history): the statement is plain SQL with `?`
@@ -95,7 +95,7 @@ package final class SQLiteExecutor: DatabaseExecutor {
     package func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await writeLock.lock()
         defer { writeLock.unlock() }
-        let database = writer.sql()
+        let database = SQLiteHandle(writer)
         try await writer.query("BEGIN IMMEDIATE", []) { _ in }
         do {
             let result = try await body(database)
@@ -114,7 +114,7 @@ package final class SQLiteExecutor: DatabaseExecutor {
     package func writeStatement<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await writeLock.lock()
         defer { writeLock.unlock() }
-        return try await body(writer.sql())
+        return try await body(SQLiteHandle(writer))
     }
 
     package func isUniqueViolation(_ error: any Error) -> Bool {

@@ -264,6 +264,11 @@ package enum Schema {
                 "CREATE INDEX registry_promotions_model ON registry_promotions (model_name, promotion_id)",
             ]
         },
+        // Version searches ordered by version number across many models read versions in this order
+        // and stop at the page's end instead of sorting every version.
+        Migration(id: "0005-model-version-number-index") { _ in
+            ["CREATE INDEX model_versions_version ON model_versions (version, model_id)"]
+        },
     ]
 
     /// Keeps `latest_metrics` current and refuses points for runs that are not active, inside the

@@ -164,6 +164,14 @@ public struct JSONWriter: Sendable {
         text.withUTF8 { utf8 in
             var index = 0
             while index < utf8.count {
+                // Runs of printable ASCII (nearly all text) are copied in one append.
+                let start = index
+                while index < utf8.count, utf8[index] >= 0x20, utf8[index] < 0x7F,
+                      utf8[index] != UInt8(ascii: "\""), utf8[index] != UInt8(ascii: "\\") {
+                    index += 1
+                }
+                if index > start { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+                guard index < utf8.count else { break }
                 let byte = utf8[index]
                 switch byte {
                 case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\""))
