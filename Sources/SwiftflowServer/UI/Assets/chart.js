@@ -13,7 +13,7 @@
   var SEC = 1000, MIN = 60 * SEC, HOUR = 60 * MIN, DAY = 24 * HOUR;
   var uid = 0;
 
-  // ---- DOM helpers -------------------------------------------------------
+  // == DOM helpers
   function svgEl(tag, attrs, parent) {
     var n = document.createElementNS(NS, tag);
     for (var k in attrs) n.setAttribute(k, attrs[k]);
@@ -41,7 +41,7 @@
   function clamp(v, lo, hi) { return v < lo ? lo : v > hi ? hi : v; }
   function pad2(n) { return (n < 10 ? '0' : '') + n; }
 
-  // ---- number / time formatting -------------------------------------------
+  // == number / time formatting
   // Tick labels get just enough decimals to tell neighbouring ticks apart.
   function fmtTick(v, step) {
     var a = Math.abs(v);
@@ -78,11 +78,12 @@
   }
   function fmtX(v, type) {
     if (!isNum(v)) return String(v);
-    if (type === 'time') return new Date(v).getFullYear() + '-' + fmtDate(v, 'full', true).replace(' ', '-');
+    var d = new Date(v);
+    if (type === 'time') return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()) + ' ' + fmtDate(v, 'time', true);
     return type === 'duration' ? fmtDuration(v) : fmtVal(v);
   }
 
-  // ---- scales ---------------------------------------------------------------
+  // == scales
   // A scale is { min, max, ticks, fmt, log }; "nice" steps are 1, 2 or 5 x 10^n.
   function niceStep(span, count) {
     var raw = span / Math.max(1, count), mag = Math.pow(10, Math.floor(Math.log10(raw))), n = raw / mag;
@@ -160,7 +161,7 @@
     return ticks.map(function (t, i) { return i % k ? null : { v: t, label: labels[i] }; }).filter(Boolean);
   }
 
-  // ---- smoothing -------------------------------------------------------------
+  // == smoothing
   // Exponential moving average with TensorBoard's debiasing (what MLflow's slider
   // does): dividing by 1 - w^n stops the curve from starting at zero. Non-finite
   // values pass through and do not enter the average.
@@ -176,7 +177,7 @@
     return out;
   }
 
-  // ---- shared chart frame ------------------------------------------------------
+  // == shared chart frame
   function frame(container, options, draw) {
     var f = { wrap: htmlEl('div', 'sf-chart'), opts: Object.assign({}, options), raf: 0, hover: null };
     f.legend = htmlEl('div', 'sf-chart-legend', f.wrap);
@@ -278,7 +279,7 @@
     return [e.clientX - r.left, e.clientY - r.top];
   }
 
-  // ---- line chart ----------------------------------------------------------------
+  // == line chart
   // Index of the point whose x is nearest to x (xs sorted ascending).
   function nearest(xs, x) {
     var lo = 0, hi = xs.length - 1;
@@ -372,7 +373,7 @@
       f.raf = 0;
       if (!f.hover) { hover.setAttribute('visibility', 'hidden'); f.tip.hidden = true; return; }
       var px = clamp(f.hover[0], a.left, a.left + a.plotW), xv = a.X.invert(px);
-      var rows = [[null, 'Run', o.xLabel || 'x', o.yLabel || 'y']];
+      var rows = [[null, 'Run', o.xLabel || 'x', (o.yLabel || 'y') + (w > 0 ? ' (raw)' : '')]];
       guide.setAttribute('x1', px);
       guide.setAttribute('x2', px);
       series.forEach(function (s, si) {
@@ -392,7 +393,7 @@
     if (f.hover) schedule(); // keep the read-out up across live updates
   }
 
-  // ---- scatter plot -----------------------------------------------------------------
+  // == scatter plot
   function drawScatter(f, o) {
     var size = sizeSvg(f, o), W = size[0], H = size[1], cat = !!o.xCategorical;
     var pts = (o.points || []).filter(function (p) {
