@@ -64,6 +64,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // The UI's CSS and JavaScript, compiled in as byte arrays: one binary, nothing to install.
+            resources: [.embedInCode("UI/Assets")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift unit tests, then MLflow's official client against a freshly started
-# release server (the conformance suite beside this repository, ../shared/conformance).
+# release server (the conformance suite beside this repository, ../shared/conformance), the model
+# URI check, the web UI in headless Chromium, and the side-by-side search comparison.
 #
 #   scripts/test.sh            unit tests + conformance
 #   SKIP_CONFORMANCE=1 scripts/test.sh
 #   SKIP_SEARCH_DIFF=1 scripts/test.sh   conformance without the side-by-side search comparison
+#   SKIP_UI=1 scripts/test.sh            without the headless-Chromium UI tests
 #
 # One release build serves both: the unit tests and the server under test use the same objects.
 set -euo pipefail
@@ -33,6 +35,7 @@ SERVER_PID=""
 REF_PID=""
 cleanup() {
   if [ -n "$REF_PID" ]; then kill -TERM "$REF_PID" 2>/dev/null || true; fi
+  if [ -n "${UI_PID:-}" ]; then kill -TERM "$UI_PID" 2>/dev/null || true; fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -69,9 +72,29 @@ echo "== model URIs through http://127.0.0.1:$PORT"
   >"$DATA_DIR/model_uris.log" 2>&1 || { tail -n 30 "$DATA_DIR/model_uris.log"; exit 1; }
 tail -n 1 "$DATA_DIR/model_uris.log"
 
+VENV="${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}"
+
+# The web UI in headless Chromium, against a second server with data of its own (the checks count rows).
+if [ "${SKIP_UI:-0}" != 1 ]; then
+  "$VENV/bin/python" -c 'import websocket' 2>/dev/null || "$VENV/bin/pip" install -q websocket-client
+  UI_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  mkdir -p "$DATA_DIR/ui"
+  (cd "$DATA_DIR/ui" && exec "$ROOT/.build/release/swiftflow" server --host 127.0.0.1 --port "$UI_PORT" \
+    --backend-store-uri "sqlite:///$DATA_DIR/ui/mlflow.db" --artifacts-destination "$DATA_DIR/ui/mlartifacts") \
+    >"$DATA_DIR/ui/server.log" 2>&1 &
+  UI_PID=$!
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$UI_PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  echo "== UI tests: headless Chromium against http://127.0.0.1:$UI_PORT"
+  set +e
+  "$VENV/bin/python" "$ROOT/scripts/ui_test.py" "http://127.0.0.1:$UI_PORT" --screenshots "$DATA_DIR/ui/screenshots"
+  rc=$?
+  set -e
+  kill -TERM "$UI_PID" 2>/dev/null || true
+  if [ "$rc" != 0 ]; then echo "== UI server log (last 30 lines)"; tail -n 30 "$DATA_DIR/ui/server.log"; exit "$rc"; fi
+fi
+
 # The same searches against the official server and ours, answers compared cell by cell.
 if [ "${SKIP_SEARCH_DIFF:-0}" != 1 ]; then
-  VENV="${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}"
   REF_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   mkdir -p "$DATA_DIR/official"
   echo "== search diff: official mlflow server on port $REF_PORT against ours"

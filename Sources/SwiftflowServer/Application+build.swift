@@ -5,7 +5,7 @@ import SwiftflowCore
 import SwiftflowStore
 
 /// Builds the HTTP application: MLflow's REST API over `store` and `registry`, the artifacts proxy and the
-/// artifact downloads over `artifacts`, plus `/health` and `/version`.
+/// artifact downloads over `artifacts`, the web UI, plus `/health` and `/version`.
 ///
 /// Tests call this directly; `swiftflow server` runs what it returns.
 public func buildApplication(
@@ -28,6 +28,7 @@ public func buildApplication(
     registryRoutes.register(on: api)
     PromotionRoutes(evaluator: evaluator).register(on: router)
     artifactRoutes.registerTracking(on: api, tracking: store, registry: registry)
+    UIRoutes(store: store, registry: registry).register(on: router)
     return application(router, configuration, logger)
 }
 
