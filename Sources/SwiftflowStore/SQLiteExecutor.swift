@@ -92,6 +92,18 @@ package final class SQLiteExecutor: DatabaseExecutor {
         return collector.rows.withLock { $0 }
     }
 
+    /// Runs raw SQL (as `readRawRows`) and hands each row to `body` as SQLite produces it, keeping
+    /// none: for passes over more rows than should be held at once (sampling a long metric history).
+    package func forEachRawRow(
+        _ sql: String, _ binds: [SQLiteData], _ body: @escaping @Sendable (SQLiteRow) -> Void
+    ) async throws {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
+        let lock = readerLocks[index]
+        await lock.lock()
+        defer { lock.unlock() }
+        try await readers[index].query(sql, binds, body)
+    }
+
     package func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         await writeLock.lock()
         defer { writeLock.unlock() }

@@ -188,6 +188,24 @@ struct TrackingStoreTests {
             #expect(try await steps(1) == [9])
             #expect(try await steps(20) == Array(0...9))
             #expect(try await steps(3, 2...6) == [2, 4, 6])
+            // Repeated steps and timestamps: the sample is NTILE's over (step, timestamp, value).
+            var generator = SystemRandomNumberGenerator()
+            let noisy = (0..<500).map { index in
+                Metric(key: "n", value: Double(Int.random(in: 0..<5, using: &generator)),
+                       timestamp: Int64(Int.random(in: 0..<40, using: &generator)), step: Int64(index / 7))
+            }
+            try await store.logBatch(runId: id, metrics: noisy, params: [], tags: [])
+            let stored = try await store.metricHistory(runId: id, key: "n", maxResults: nil, pageToken: nil).items
+                .sorted { ($0.step, $0.timestamp, $0.value) < ($1.step, $1.timestamp, $1.value) }
+            for buckets in [1, 2, 7, 100, 333, 1000] {
+                let (size, larger) = (stored.count / buckets, stored.count % buckets)
+                var expected = (0..<min(buckets, stored.count)).map { stored[$0 * size + min($0, larger)] }
+                if let last = stored.last, expected.last != last {
+                    if expected.count >= buckets { expected[expected.count - 1] = last } else { expected.append(last) }
+                }
+                let sampled = try await store.sampledMetricHistory(runIds: [id], key: "n", maxResults: buckets, steps: nil)
+                #expect(sampled.map(\.metric) == expected, "\(buckets) buckets")
+            }
             let bulk = try await store.metricHistoryBulk(runIds: [id], key: "m", maxResults: 3)
             #expect(bulk.map(\.metric.step) == [9, 8, 7])  // by timestamp, which falls as steps rise
             #expect(bulk.allSatisfy { $0.runId == id })
