@@ -226,6 +226,11 @@ def main():
         page.wait_for("(document.querySelector('.sf-preview pre') || {textContent: ''}).textContent.includes('python_function')", timeout=10)
         check(True, "run: MLmodel preview")
         check(page.evaluate("!!document.querySelector('.sf-preview a[download]')"), "run: download link")
+        if args.screenshots:
+            select("table.csv")
+            page.wait_for("document.querySelectorAll('.sf-preview table td').length === 4", timeout=10)
+            page.evaluate("window.scrollTo(0, document.querySelector('.sf-artifacts').getBoundingClientRect().top + window.scrollY - 60)")
+            page.screenshot(os.path.join(args.screenshots, "artifacts.png"))
         page.type("#sf-tag-form input[name=key]", "added")
         page.type("#sf-tag-form input[name=value]", "from-ui")
         page.click("#sf-tag-form button")

@@ -1,7 +1,7 @@
 /// How the UI shows times, durations and numbers.
-enum Format {
+package enum Format {
     /// `2026-11-25 09:46:40` (UTC) for epoch milliseconds; the page script rewrites it in local time.
-    static func utc(_ millis: Int64) -> String {
+    package static func utc(_ millis: Int64) -> String {
         let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
@@ -21,13 +21,13 @@ enum Format {
     private static func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : String(value) }
 
     /// A `<time>` element the page script shows in the reader's time zone.
-    static func time(_ millis: Int64?) -> HTML {
+    package static func time(_ millis: Int64?) -> HTML {
         guard let millis else { return "" }
         return "<time data-ms=\"\(millis)\">\(utc(millis)) UTC</time>"
     }
 
     /// `1h 2m 3s`, `4.2s`, `350ms`.
-    static func duration(_ millis: Int64) -> String {
+    package static func duration(_ millis: Int64) -> String {
         if millis < 1000 { return "\(max(0, millis))ms" }
         if millis < 60_000 {
             let tenths = millis / 100
@@ -43,7 +43,7 @@ enum Format {
     }
 
     /// A metric value for a table cell: at most 6 significant digits (the full value goes in a tooltip).
-    static func number(_ value: Double) -> String {
+    package static func number(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "inf" : "-inf" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }

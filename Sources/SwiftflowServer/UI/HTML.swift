@@ -3,42 +3,42 @@
 /// Interpolated `String`s (and numbers) are escaped for text and for double-quoted attribute values
 /// alike; only other `HTML` values are inserted as they are. A page can therefore not be made to
 /// carry markup from user data by forgetting to escape: the unsafe spelling is `HTML(unsafe:)`.
-struct HTML: ExpressibleByStringInterpolation, Sendable {
-    private(set) var text: String
+package struct HTML: ExpressibleByStringInterpolation, Sendable {
+    package private(set) var text: String
 
-    init(stringLiteral value: String) { text = value }
+    package init(stringLiteral value: String) { text = value }
 
-    init(stringInterpolation: Interpolation) { text = stringInterpolation.text }
+    package init(stringInterpolation: Interpolation) { text = stringInterpolation.text }
 
     /// Markup produced elsewhere and known to be safe (assets, already escaped text).
-    init(unsafe text: String) { self.text = text }
+    package init(unsafe text: String) { self.text = text }
 
-    static let empty = HTML(unsafe: "")
+    package static let empty = HTML(unsafe: "")
 
-    static func + (lhs: HTML, rhs: HTML) -> HTML { HTML(unsafe: lhs.text + rhs.text) }
+    package static func + (lhs: HTML, rhs: HTML) -> HTML { HTML(unsafe: lhs.text + rhs.text) }
 
-    static func += (lhs: inout HTML, rhs: HTML) { lhs.text += rhs.text }
+    package static func += (lhs: inout HTML, rhs: HTML) { lhs.text += rhs.text }
 
-    struct Interpolation: StringInterpolationProtocol {
+    package struct Interpolation: StringInterpolationProtocol {
         var text = ""
 
-        init(literalCapacity: Int, interpolationCount: Int) {
+        package init(literalCapacity: Int, interpolationCount: Int) {
             text.reserveCapacity(literalCapacity + 16 * interpolationCount)
         }
 
-        mutating func appendLiteral(_ literal: String) { text += literal }
-        mutating func appendInterpolation(_ value: String) { HTML.escape(value, into: &text) }
-        mutating func appendInterpolation(_ value: String?) { if let value { HTML.escape(value, into: &text) } }
-        mutating func appendInterpolation(_ value: Int) { text += String(value) }
-        mutating func appendInterpolation(_ value: Int64) { text += String(value) }
-        mutating func appendInterpolation(_ value: HTML) { text += value.text }
-        mutating func appendInterpolation(_ values: [HTML]) { for value in values { text += value.text } }
+        package mutating func appendLiteral(_ literal: String) { text += literal }
+        package mutating func appendInterpolation(_ value: String) { HTML.escape(value, into: &text) }
+        package mutating func appendInterpolation(_ value: String?) { if let value { HTML.escape(value, into: &text) } }
+        package mutating func appendInterpolation(_ value: Int) { text += String(value) }
+        package mutating func appendInterpolation(_ value: Int64) { text += String(value) }
+        package mutating func appendInterpolation(_ value: HTML) { text += value.text }
+        package mutating func appendInterpolation(_ values: [HTML]) { for value in values { text += value.text } }
         /// A path segment or query value, percent-encoded (then escaped, which changes nothing).
-        mutating func appendInterpolation(component value: String) { text += HTML.percentEncode(value) }
+        package mutating func appendInterpolation(component value: String) { text += HTML.percentEncode(value) }
     }
 
     /// Escapes the five characters that matter in text and quoted attributes.
-    static func escape(_ value: String, into text: inout String) {
+    package static func escape(_ value: String, into text: inout String) {
         var start = value.utf8.startIndex
         let utf8 = value.utf8
         var index = start
@@ -62,14 +62,14 @@ struct HTML: ExpressibleByStringInterpolation, Sendable {
         text += value[start..<utf8.endIndex]
     }
 
-    static func escaped(_ value: String) -> String {
+    package static func escaped(_ value: String) -> String {
         var text = ""
         escape(value, into: &text)
         return text
     }
 
     /// RFC 3986 unreserved characters stay; every other byte becomes `%XX`.
-    static func percentEncode(_ value: String) -> String {
+    package static func percentEncode(_ value: String) -> String {
         var result = ""
         result.reserveCapacity(value.utf8.count)
         for byte in value.utf8 {
@@ -89,7 +89,7 @@ struct HTML: ExpressibleByStringInterpolation, Sendable {
     }
 
     /// A query string from `pairs` (empty values kept), each part percent-encoded.
-    static func query(_ pairs: [(String, String)]) -> String {
+    package static func query(_ pairs: [(String, String)]) -> String {
         pairs.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
     }
 }

@@ -4,8 +4,8 @@
 /// Every piece of text is escaped before any markup is added, and raw HTML in the source stays text.
 /// Links keep only `http`, `https` and `mailto` targets and open without referrer, so a description
 /// can neither inject markup nor a `javascript:` URL.
-enum Markdown {
-    static func render(_ source: String) -> HTML {
+package enum Markdown {
+    package static func render(_ source: String) -> HTML {
         var output = ""
         var paragraph: [String] = []
         var list: (ordered: Bool, items: [String])?

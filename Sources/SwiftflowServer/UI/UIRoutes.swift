@@ -66,7 +66,7 @@ struct UIRoutes {
 }
 
 /// A page's query string.
-struct UIQuery: Sendable {
+package struct UIQuery: Sendable {
     private let parameters: [(String, String)]
 
     init(_ request: Request) {
@@ -74,7 +74,7 @@ struct UIQuery: Sendable {
     }
 
     /// Parses `application/x-www-form-urlencoded` text, as a browser's GET form sends it.
-    init(query: String) {
+    package init(query: String) {
         parameters = query.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (Self.decode(parts[0]), parts.count > 1 ? Self.decode(parts[1]) : "")
@@ -82,7 +82,7 @@ struct UIQuery: Sendable {
     }
 
     /// A path segment as routed (still percent-encoded), decoded; `+` stays a plus there.
-    static func pathSegment(_ text: String?) -> String {
+    package static func pathSegment(_ text: String?) -> String {
         decode(Substring(text ?? ""), plusIsSpace: false)
     }
 
@@ -107,16 +107,16 @@ struct UIQuery: Sendable {
     }
 
     /// The first value of `name`, if present and not empty.
-    func string(_ name: String) -> String? {
+    package func string(_ name: String) -> String? {
         guard let value = parameters.first(where: { $0.0 == name })?.1, !value.isEmpty else { return nil }
         return value
     }
 
-    func strings(_ name: String) -> [String] {
+    package func strings(_ name: String) -> [String] {
         parameters.filter { $0.0 == name }.map(\.1).filter { !$0.isEmpty }
     }
 
-    func int(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int {
+    package func int(_ name: String, default value: Int, range: ClosedRange<Int>) -> Int {
         guard let text = string(name), let number = Int(text) else { return value }
         return min(max(number, range.lowerBound), range.upperBound)
     }
