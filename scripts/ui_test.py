@@ -202,29 +202,26 @@ def main():
 
         def select(name):
             page.evaluate(f"[...document.querySelectorAll('.sf-tree span')].find(s => s.textContent === {json.dumps(name)}).click()")
-        select("notes.txt")
-        page.wait_for("(document.querySelector('.sf-preview pre') || {}).textContent === 'plain text artifact\\nsecond line\\n'", timeout=10)
-        check(True, "run: text preview")
-        select("metrics.json")
-        page.wait_for("(document.querySelector('.sf-preview pre') || {textContent: ''}).textContent.includes('\"auc\": 0.91')", timeout=10)
-        check(True, "run: JSON preview, indented")
-        select("config.yaml")
-        page.wait_for("(document.querySelector('.sf-preview pre') || {textContent: ''}).textContent.includes('layers')", timeout=10)
-        select("table.csv")
-        page.wait_for("document.querySelectorAll('.sf-preview table td').length === 4", timeout=10)
-        check(page.evaluate("document.querySelectorAll('.sf-preview table td')[2].textContent") == "beta, quoted",
-              "run: CSV preview as a table with quoted fields")
-        select("plot.png")
-        page.wait_for("(document.querySelector('.sf-preview img') || {}).naturalWidth === 4", timeout=10)
-        check(True, "run: PNG preview")
-        select("shape.svg")
-        page.wait_for("(document.querySelector('.sf-preview img') || {}).naturalWidth === 20", timeout=10)
-        check(True, "run: SVG preview as an image (its script never runs)")
-        select("model")
-        page.wait_for("[...document.querySelectorAll('.sf-tree span')].some(s => s.textContent === 'MLmodel')", timeout=10)
-        select("MLmodel")
-        page.wait_for("(document.querySelector('.sf-preview pre') || {textContent: ''}).textContent.includes('python_function')", timeout=10)
-        check(True, "run: MLmodel preview")
+
+        pre = "(document.querySelector('.sf-preview pre') || {textContent: ''}).textContent"
+        image_width = "(document.querySelector('.sf-preview img') || {}).naturalWidth"
+        previews = [
+            ("notes.txt", f"{pre} === 'plain text artifact\\nsecond line\\n'", "text preview"),
+            ("metrics.json", f"{pre}.includes('\"auc\": 0.91')", "JSON preview, indented"),
+            ("config.yaml", f"{pre}.includes('layers')", "YAML preview"),
+            ("table.csv", "document.querySelectorAll('.sf-preview table td').length === 4", "CSV preview as a table"),
+            ("plot.png", f"{image_width} === 4", "PNG preview"),
+            ("shape.svg", f"{image_width} === 20", "SVG preview as an image (its script never runs)"),
+            ("model", "[...document.querySelectorAll('.sf-tree span')].some(s => s.textContent === 'MLmodel')", "folder opens"),
+            ("MLmodel", f"{pre}.includes('python_function')", "MLmodel preview"),
+        ]
+        for name, ready, label in previews:
+            select(name)
+            page.wait_for(ready, timeout=10)
+            check(True, f"run: {label}")
+            if name == "table.csv":
+                check(page.evaluate("document.querySelectorAll('.sf-preview table td')[2].textContent") == "beta, quoted",
+                      "run: CSV quoted fields")
         check(page.evaluate("!!document.querySelector('.sf-preview a[download]')"), "run: download link")
         if args.screenshots:
             select("table.csv")

@@ -22,36 +22,24 @@ package func columns(_ row: any SQLRow) -> any ColumnReader {
 private struct SQLiteColumns: ColumnReader {
     let row: SQLiteRow
 
-    func text(_ column: String) throws -> String {
-        guard let data = row.column(column), let value = String(sqliteData: data) else {
-            return try SQLiteValueRow(row: row).decode(column: column, as: String.self)
-        }
-        return value
+    func text(_ column: String) throws -> String { try value(column) }
+    func optionalText(_ column: String) throws -> String? { try optional(column) }
+    func int64(_ column: String) throws -> Int64 { try value(column) }
+    func optionalInt64(_ column: String) throws -> Int64? { try optional(column) }
+
+    /// The column converted as SQLiteKit converts it; anything unusual goes to its decoder for the
+    /// value or the error.
+    private func value<T: SQLiteDataConvertible & Decodable>(_ column: String) throws -> T {
+        if let data = row.column(column), let value = T(sqliteData: data) { return value }
+        return try SQLiteValueRow(row: row).decode(column: column, as: T.self)
     }
 
-    func optionalText(_ column: String) throws -> String? {
-        guard let data = row.column(column) else { return try SQLiteValueRow(row: row).decode(column: column, as: String?.self) }
-        if data == .null { return nil }
-        guard let value = String(sqliteData: data) else {
-            return try SQLiteValueRow(row: row).decode(column: column, as: String?.self)
+    private func optional<T: SQLiteDataConvertible & Decodable>(_ column: String) throws -> T? {
+        if let data = row.column(column) {
+            if data == .null { return nil }
+            if let value = T(sqliteData: data) { return value }
         }
-        return value
-    }
-
-    func int64(_ column: String) throws -> Int64 {
-        guard let data = row.column(column), let value = Int64(sqliteData: data) else {
-            return try SQLiteValueRow(row: row).decode(column: column, as: Int64.self)
-        }
-        return value
-    }
-
-    func optionalInt64(_ column: String) throws -> Int64? {
-        guard let data = row.column(column) else { return try SQLiteValueRow(row: row).decode(column: column, as: Int64?.self) }
-        if data == .null { return nil }
-        guard let value = Int64(sqliteData: data) else {
-            return try SQLiteValueRow(row: row).decode(column: column, as: Int64?.self)
-        }
-        return value
+        return try SQLiteValueRow(row: row).decode(column: column, as: T?.self)
     }
 }
 
