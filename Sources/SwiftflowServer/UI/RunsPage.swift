@@ -102,7 +102,7 @@ struct RunsPage {
 
         func header(_ label: String, _ column: Sort) -> HTML {
             let current = column.entity == sort.entity && column.key == sort.key
-            // Metrics sort best-first by default; everything else newest/largest first as well.
+            // A new column sorts descending first; clicking the current one flips its direction.
             let ascending = current ? !sort.ascending : false
             let link = base + "?" + HTML.query(state + [("sort", column.parameter), ("dir", ascending ? "asc" : "desc")])
             let arrow = current ? (sort.ascending ? " ▲" : " ▼") : ""
