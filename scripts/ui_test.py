@@ -239,11 +239,21 @@ def main():
         page = site.open("/metric?key=loss" + "".join(f"&run={r}" for r in runs), "metric-chart")
         page.wait_for("document.querySelectorAll('#sf-chart path.sf-series').length === 3", timeout=10)
         check(True, "chart: one series per run")
+        # Hover read-out: a pointer over the plot lists each run's nearest point.
+        page.evaluate("""(() => { const o = document.querySelector('#sf-chart .sf-chart-overlay'), r = o.getBoundingClientRect();
+            o.dispatchEvent(new PointerEvent('pointermove', {clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true})); })()""")
+        page.wait_for("(() => { const t = document.querySelector('#sf-chart .sf-chart-tooltip'); return t && !t.hidden && "
+                      "['run-0', 'run-1', 'run-2'].every(n => t.textContent.includes(n)); })()", timeout=10)
+        check(True, "chart: hover read-out lists every run")
         page.evaluate("const c = document.querySelector('[data-chart-control=log]'); c.checked = true; c.dispatchEvent(new Event('input'))")
         page.wait_for("document.querySelectorAll('#sf-chart path.sf-series').length === 3", timeout=10)
         page.evaluate("const s = document.querySelector('[data-chart-control=x]'); s.value = 'relative'; s.dispatchEvent(new Event('input'))")
         page.wait_for("document.querySelector('#sf-chart').textContent.includes('Relative time')", timeout=10)
         check(True, "chart: log scale and relative time redraw")
+        page.evaluate("const r = document.querySelector('[data-chart-control=smoothing]'); r.value = 80; r.dispatchEvent(new Event('input'))")
+        page.wait_for("document.querySelectorAll('#sf-chart path.sf-chart-raw').length === 3 && "
+                      "document.querySelectorAll('#sf-chart path.sf-series').length === 3", timeout=10)
+        check(True, "chart: smoothing draws the smoothed lines over faint raw ones")
         site.finish(page)
 
         live = data["live_run"]
