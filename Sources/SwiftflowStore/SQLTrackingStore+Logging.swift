@@ -34,7 +34,7 @@ extension SQLTrackingStore {
                 try await self.insertModelMetrics(db, runId: runId, metrics: modelMetrics)
                 try await self.upsertTags(db, runId: runId, tags: cleanTags)
             }
-        } catch let error where String(describing: error).contains(Schema.runNotActiveMarker) {
+        } catch let error where executor.errorMessage(error).contains(Schema.runNotActiveMarker) {
             // The trigger refused the points: say why, as MLflow does.
             try await executor.read { db in try await self.requireActiveRun(db, runId: runId) }
             throw SwiftflowError(.internalError, "Run \(runId) changed state while logging.", cause: error)
@@ -106,10 +106,14 @@ extension SQLTrackingStore {
         }
         writer.endArray()
         let points = String(decoding: writer.bytes, as: UTF8.self)
+        let kind = db.kind
+        let elements = kind.jsonArrayElements(alias: "p")
+        let columns = [JSONElementType.text, .text, .bigint, .bigint, .double, .boolean].enumerated()
+            .map { kind.jsonElement("p.value", $0.offset, as: $0.element) }.joined(separator: ", ")
         try await db.raw("""
             INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan)
-            SELECT p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4, p.value ->> 5
-            FROM json_each(\(bind: points)) p WHERE true
+            SELECT \(unsafeRaw: columns)
+            FROM \(unsafeRaw: elements.prefix)\(bind: points)\(unsafeRaw: elements.suffix) WHERE true
             ON CONFLICT DO NOTHING
             """).run()
     }

@@ -101,7 +101,7 @@ package enum SearchCompiler {
             try keyValuePredicate(alias: "x", metric: false, comparisons[index], into: &query)
             query += " LIMIT "
             query.bind(best)
-            query += ")"
+            query += ") AS capped"
             let matches = try await count(db, query)
             if matches < best {
                 best = matches
@@ -248,17 +248,20 @@ package enum SearchCompiler {
     }
 
     /// The rows strictly after `sortKey` in the order of `terms`:
-    /// `t1 > v1 OR (t1 IS v1 AND t2 > v2) OR ...` (`<` for descending terms).
+    /// `t1 > v1 OR (t1 IS v1 AND t2 > v2) OR ...` (`<` for descending terms; `IS` is PostgreSQL's
+    /// `IS NOT DISTINCT FROM`).
     ///
     /// A NULL value only occurs after a term that groups the NULLs, so a row with a NULL there ties on
     /// every earlier term only with other NULL rows, and `> NULL` is rightly false.
-    package static func after(_ sortKey: [SortKeyValue], terms: [OrderTerm], into query: inout SQLQuery) {
+    package static func after(
+        _ sortKey: [SortKeyValue], terms: [OrderTerm], kind: DatabaseKind, into query: inout SQLQuery
+    ) {
         query += "("
         for index in terms.indices {
             if index > 0 { query += " OR " }
             query += "("
             for earlier in 0..<index {
-                query += "\(terms[earlier].sql) IS "
+                query += "\(terms[earlier].sql) \(kind.isNotDistinctOperator) "
                 bind(sortKey[earlier], into: &query)
                 query += " AND "
             }
