@@ -23,14 +23,24 @@ package final class PostgresExecutor: DatabaseExecutor {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        self.runTask = Task { await client.run() }
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        self.started = started
+        self.runTask = Task {
+            signal.finish()
+            await client.run()
+        }
     }
+
+    /// Finishes once the pool's task runs: a lease before that only waits, but the driver warns.
+    private let started: AsyncStream<Void>
 
     /// Opens a pool for a `postgresql://` URI and checks that the server answers.
     /// - Throws: `INVALID_PARAMETER_VALUE` for a malformed URI; `INTERNAL_ERROR` if the server cannot be reached.
     package static func open(uri: String, poolSize: Int = 10, logger: Logger) async throws -> PostgresExecutor {
         let configuration = try PostgresURL.configuration(uri, poolSize: poolSize)
         let executor = PostgresExecutor(configuration: configuration, logger: logger)
+        for await _ in executor.started {}
+        await Task.yield()
         do {
             _ = try await executor.read { db in try await db.raw("SELECT 1 AS one").all() }
         } catch {
