@@ -135,28 +135,29 @@ extension SQLTrackingStore {
             var position = try positionRows[0].decode(column: "next", as: Int64.self)
             for input in inputs {
                 let dataset = input.dataset
-                let found = try await db.raw("""
-                    SELECT dataset_id FROM datasets WHERE experiment_id = \(bind: experimentId)
-                    AND name = \(bind: dataset.name) AND digest = \(bind: dataset.digest)
-                    """).all()
+                // Inserts that another server's transaction wins (same dataset, same link) do nothing here
+                // instead of failing on the unique key; the winner's row is then read back.
                 let datasetId: String
-                if let row = found.first {
+                let created = try await db.raw("""
+                    INSERT INTO datasets (dataset_id, experiment_id, name, digest, source_type, source, schema, profile)
+                    VALUES (\(bind: Self.newId()), \(bind: experimentId), \(bind: dataset.name), \(bind: dataset.digest),
+                            \(bind: dataset.sourceType), \(bind: dataset.source), \(bind: dataset.schema), \(bind: dataset.profile))
+                    ON CONFLICT (experiment_id, name, digest) DO NOTHING RETURNING dataset_id
+                    """).all()
+                if let row = created.first {
                     datasetId = try row.decode(column: "dataset_id", as: String.self)
                 } else {
-                    datasetId = Self.newId()
-                    try await db.raw("""
-                        INSERT INTO datasets (dataset_id, experiment_id, name, digest, source_type, source, schema, profile)
-                        VALUES (\(bind: datasetId), \(bind: experimentId), \(bind: dataset.name), \(bind: dataset.digest),
-                                \(bind: dataset.sourceType), \(bind: dataset.source), \(bind: dataset.schema), \(bind: dataset.profile))
-                        """).run()
+                    let found = try await db.raw("""
+                        SELECT dataset_id FROM datasets WHERE experiment_id = \(bind: experimentId)
+                        AND name = \(bind: dataset.name) AND digest = \(bind: dataset.digest)
+                        """).all()
+                    datasetId = try found[0].decode(column: "dataset_id", as: String.self)
                 }
                 let linked = try await db.raw("""
-                    SELECT run_id FROM run_inputs WHERE run_id = \(bind: runId) AND dataset_id = \(bind: datasetId)
-                    """).all()
-                if !linked.isEmpty { continue }  // MLflow keeps the first link and its tags
-                try await db.raw("""
                     INSERT INTO run_inputs (run_id, dataset_id, position) VALUES (\(bind: runId), \(bind: datasetId), \(bind: position))
-                    """).run()
+                    ON CONFLICT (run_id, dataset_id) DO NOTHING RETURNING run_id
+                    """).all()
+                if linked.isEmpty { continue }  // MLflow keeps the first link and its tags
                 position += 1
                 for tag in Self.lastWins(input.tags) {
                     try await db.raw("""

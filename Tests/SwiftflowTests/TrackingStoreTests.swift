@@ -66,6 +66,29 @@ struct TrackingStoreTests {
         }
     }
 
+    @Test("concurrent log-inputs of one dataset create it once and link it once", arguments: Backend.all)
+    func concurrentLogInputs(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
+            let experiment = try await store.createExperiment(name: "inputs", artifactLocation: nil, tags: [])
+            let run = try await store.createRun(experimentId: experiment, userId: "u", startTime: 1, runName: nil, tags: [])
+            let runId = run.info.runId
+            let dataset = Dataset(name: "train", digest: "d1", sourceType: "local", source: "{}", schema: nil, profile: nil)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        try await store.logInputs(
+                            runId: runId, inputs: [DatasetInput(dataset: dataset, tags: [KeyValue("i", "\(index)")])],
+                            models: [])
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let inputs = try await store.getRun(id: runId).inputs
+            #expect(inputs.count == 1)
+            #expect(inputs.first?.tags.count == 1)
+        }
+    }
+
     @Test("a database written by a newer Swiftflow is refused, not touched", arguments: Backend.all)
     func refusesNewerDatabase(backend: Backend) async throws {
         try await withStore(backend) { store, path in
