@@ -57,6 +57,10 @@ extension DatabaseKind {
     /// The operator for "equal, NULL equal to NULL" (SQLite's `IS`, standard SQL's `IS NOT DISTINCT FROM`).
     var isNotDistinctOperator: String { self == .sqlite ? "IS" : "IS NOT DISTINCT FROM" }
 
+    /// What follows a `LIKE` pattern so that only `%` and `_` are special, as in SQLite (and so in
+    /// MLflow's searches there): PostgreSQL's LIKE otherwise takes `\` as an escape character.
+    var likeEscape: String { self == .sqlite ? "" : " ESCAPE ''" }
+
     /// The type of the floating-point columns.
     var doubleType: String { self == .sqlite ? "REAL" : "DOUBLE PRECISION" }
 

@@ -101,13 +101,14 @@ package enum LoggedModelSearchCompiler {
             if comparison.op == .ilike {
                 query += "lower(\(castColumn)) LIKE lower("
                 query.bind(text)
-                query += ")"
+                query += ")\(kind.likeEscape)"
             } else if converts && numeric, let number = Double(text), comparison.op != .like {
                 query += "\(column) \(comparison.op.sql) "
                 query.bind(number)
             } else {
                 query += "\(converts && numeric ? "CAST(\(column) AS TEXT)" : column) \(comparison.op.sql) "
                 query.bind(text)
+                if comparison.op == .like { query += kind.likeEscape }
             }
         }
     }

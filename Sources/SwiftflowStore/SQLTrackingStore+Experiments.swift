@@ -137,7 +137,7 @@ extension SQLTrackingStore {
         query.bindList(viewType.stages.map(\.rawValue))
         for comparison in filter.comparisons {
             query += " AND "
-            try SearchCompiler.experimentCondition(comparison, into: &query)
+            try SearchCompiler.experimentCondition(comparison, kind: executor.kind, into: &query)
         }
         query += " ORDER BY "
         query += try SearchCompiler.experimentOrder(orderBy)

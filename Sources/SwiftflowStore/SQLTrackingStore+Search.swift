@@ -37,9 +37,9 @@ extension SQLTrackingStore {
                 query += " AND "
                 if index == driver {
                     try SearchCompiler.keyValuePredicate(
-                        alias: "d", metric: comparison.entity == .metric, comparison, into: &query)
+                        alias: "d", metric: comparison.entity == .metric, comparison, kind: executor.kind, into: &query)
                 } else {
-                    try SearchCompiler.runCondition(comparison, into: &query)
+                    try SearchCompiler.runCondition(comparison, kind: executor.kind, into: &query)
                 }
             }
             let after = position.after.flatMap { SearchCompiler.matches($0, terms) ? $0 : nil }

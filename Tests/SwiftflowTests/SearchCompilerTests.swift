@@ -95,6 +95,20 @@ struct SearchCompilerTests {
         }
     }
 
+    @Test("LIKE has no escape character: a backslash is literal, as on MLflow's SQLite store", arguments: Backend.all)
+    func likeWithoutEscape(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
+            let experiment = try await store.createExperiment(name: "like", artifactLocation: nil, tags: [])
+            for (name, value) in [("underscore", "a_b"), ("backslash", #"a\b"#)] {
+                let run = try await store.createRun(experimentId: experiment, userId: "u", startTime: 1, runName: name, tags: [])
+                try await store.logBatch(runId: run.info.runId, metrics: [], params: [Param("p", value)], tags: [])
+            }
+            #expect(try await names(store, experiment, filter: #"params.p LIKE '%\_%'"#) == ["backslash"])
+            #expect(try await names(store, experiment, filter: #"params.p ILIKE '%\B'"#) == ["backslash"])
+            #expect(try await names(store, experiment, filter: "params.p LIKE '%_%'").sorted() == ["backslash", "underscore"])
+        }
+    }
+
     @Test("attributes: strings, numbers and run_id lists", arguments: Backend.all)
     func attributeComparators(backend: Backend) async throws {
         try await withFixture(backend) { store, experiment, ids in
