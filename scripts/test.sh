@@ -7,6 +7,8 @@
 #   SKIP_CONFORMANCE=1 scripts/test.sh
 #   SKIP_SEARCH_DIFF=1 scripts/test.sh   conformance without the side-by-side search comparison
 #   SKIP_UI=1 scripts/test.sh            without the headless-Chromium UI tests
+#   SKIP_POSTGRES=1 scripts/test.sh      store tests on SQLite only (else a throwaway PostgreSQL cluster
+#                                        is started by scripts/postgres.sh and named in SWIFTFLOW_TEST_POSTGRES_URL)
 #
 # One release build serves both: the unit tests and the server under test use the same objects.
 set -euo pipefail
@@ -20,8 +22,21 @@ CONFORMANCE_FILES=(tests/test_experiments.py tests/test_runs.py tests/test_metri
 echo "== swift build -c release --build-tests"
 swift build -c release --build-tests
 
+POSTGRES_STARTED=0
+stop_postgres() {
+  if [ "$POSTGRES_STARTED" = 1 ]; then scripts/postgres.sh stop || true; POSTGRES_STARTED=0; fi
+}
+if [ "${SKIP_POSTGRES:-0}" != 1 ] && [ -z "${SWIFTFLOW_TEST_POSTGRES_URL:-}" ]; then
+  echo "== starting a throwaway PostgreSQL cluster"
+  eval "$(scripts/postgres.sh start)"
+  POSTGRES_STARTED=1
+  trap stop_postgres EXIT
+  echo "PostgreSQL at ${SWIFTFLOW_TEST_POSTGRES_URL%%:*}://…@${SWIFTFLOW_TEST_POSTGRES_URL##*@}"
+fi
+
 echo "== swift test -c release"
 swift test -c release --skip-build
+stop_postgres
 
 if [ "${SKIP_CONFORMANCE:-0}" = 1 ]; then exit 0; fi
 if [ ! -x "$CONFORMANCE_DIR/run.sh" ]; then
@@ -34,6 +49,7 @@ PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 SERVER_PID=""
 REF_PID=""
 cleanup() {
+  stop_postgres
   if [ -n "$REF_PID" ]; then kill -TERM "$REF_PID" 2>/dev/null || true; fi
   if [ -n "${UI_PID:-}" ]; then kill -TERM "$UI_PID" 2>/dev/null || true; fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then

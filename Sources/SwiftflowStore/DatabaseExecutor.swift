@@ -21,6 +21,9 @@ package protocol DatabaseExecutor: Sendable {
     /// True if `error` is the driver's unique-constraint violation.
     func isUniqueViolation(_ error: any Error) -> Bool
 
+    /// The database's own message for `error` (PostgreSQL's driver hides it from `description`).
+    func errorMessage(_ error: any Error) -> String
+
     /// Closes every connection.
     func shutdown() async
 }
@@ -28,10 +31,4 @@ package protocol DatabaseExecutor: Sendable {
 package enum DatabaseKind: Sendable {
     case sqlite
     case postgres
-}
-
-extension DatabaseKind {
-    /// The join that keeps the tables in the written order: SQLite's planner honours `CROSS JOIN`
-    /// (searches start from the most selective rows they found); PostgreSQL orders joins itself.
-    var orderedJoin: String { self == .sqlite ? "CROSS JOIN" : "JOIN" }
 }

@@ -10,19 +10,19 @@ package enum LoggedModelSearchCompiler {
     }
 
     /// Appends ` AND <condition>` for every comparison and for the `datasets` clause.
-    package static func conditions(_ search: LoggedModelSearch, into query: inout SQLQuery) {
+    package static func conditions(_ search: LoggedModelSearch, kind: DatabaseKind, into query: inout SQLQuery) {
         var hasMetricCondition = false
         for comparison in search.comparisons {
             query += " AND "
             switch comparison.subject {
             case .attribute(let attribute):
-                compare(column(attribute), comparison, into: &query)
+                compare(column(attribute), numeric: attribute.isNumeric, comparison, kind: kind, into: &query)
             case .metric(let key):
                 hasMetricCondition = true
                 query += "EXISTS (SELECT 1 FROM logged_model_metrics x WHERE x.model_id = lm.model_id AND x.key = "
                 query.bind(key)
                 query += " AND "
-                compare("x.value", comparison, into: &query)
+                compare("x.value", numeric: true, comparison, kind: kind, into: &query)
                 datasetCondition(search.datasets, into: &query)
                 query += ")"
             case .param(let key), .tag(let key):
@@ -30,7 +30,7 @@ package enum LoggedModelSearchCompiler {
                 query += "EXISTS (SELECT 1 FROM \(table) x WHERE x.model_id = lm.model_id AND x.key = "
                 query.bind(key)
                 query += " AND "
-                compare("x.value", comparison, into: &query)
+                compare("x.value", numeric: false, comparison, kind: kind, into: &query)
                 query += ")"
             }
         }
@@ -63,22 +63,52 @@ package enum LoggedModelSearchCompiler {
     }
 
     /// `column <op> value`, as SQLAlchemy writes MLflow's comparisons (ILIKE is `lower() LIKE lower()`).
-    private static func compare(_ column: String, _ comparison: LoggedModelComparison, into query: inout SQLQuery) {
+    ///
+    /// The language leaves values' types loose (`status = '1'`, `params.x > 5`). SQLite converts by the
+    /// column's affinity; PostgreSQL refuses `bigint = text`, so there the value is given the column's
+    /// type the way SQLite would convert it: numeric text becomes a number for a numeric column, a
+    /// number becomes text for a text column, and other text is compared with the column as text.
+    private static func compare(
+        _ column: String, numeric: Bool, _ comparison: LoggedModelComparison, kind: DatabaseKind,
+        into query: inout SQLQuery
+    ) {
+        let converts = kind == .postgres
         switch comparison.value {
         case .list(let values):
+            if converts && numeric {
+                let numbers = values.compactMap(Double.init)
+                if numbers.count == values.count {
+                    query += "\(column) \(comparison.op == .notIn ? "NOT IN" : "IN") "
+                    query.bindList(numbers)
+                    return
+                }
+                query += "CAST(\(column) AS TEXT) \(comparison.op == .notIn ? "NOT IN" : "IN") "
+                query.bindList(values)
+                return
+            }
             query += "\(column) \(comparison.op == .notIn ? "NOT IN" : "IN") "
             query.bindList(values)
         case .number(let number):
+            if converts && !numeric {
+                query += "\(column) \(comparison.op.sql) "
+                query.bind(number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number))
+                return
+            }
             query += "\(column) \(comparison.op.sql) "
             query.bind(number)
         case .string(let text):
+            let castColumn = converts && numeric && Double(text) == nil ? "CAST(\(column) AS TEXT)" : column
             if comparison.op == .ilike {
-                query += "lower(\(column)) LIKE lower("
+                query += "lower(\(castColumn)) LIKE lower("
                 query.bind(text)
-                query += ")"
-            } else {
+                query += ")\(kind.likeEscape)"
+            } else if converts && numeric, let number = Double(text), comparison.op != .like {
                 query += "\(column) \(comparison.op.sql) "
+                query.bind(number)
+            } else {
+                query += "\(converts && numeric ? "CAST(\(column) AS TEXT)" : column) \(comparison.op.sql) "
                 query.bind(text)
+                if comparison.op == .like { query += kind.likeEscape }
             }
         }
     }
@@ -119,5 +149,15 @@ package enum LoggedModelSearchCompiler {
         if !ordersCreation { terms.append("lm.creation_timestamp_ms DESC") }
         if !ordersId { terms.append("lm.model_id ASC") }
         return terms.joined(separator: ", ")
+    }
+}
+
+extension LoggedModelAttribute {
+    /// Whether the column holds numbers (BIGINT), for comparisons with text values.
+    var isNumeric: Bool {
+        switch self {
+        case .experimentId, .creationTimestamp, .lastUpdatedTimestamp, .status: true
+        default: false
+        }
     }
 }

@@ -20,14 +20,14 @@ package struct Migrator: Sendable {
     /// - Throws: `INTERNAL_ERROR` if the database was written by a newer Swiftflow.
     @discardableResult
     package func migrate(_ executor: any DatabaseExecutor) async throws -> [String] {
+        let kind = executor.kind
         try await executor.write { db in
+            try await Self.lock(db, kind)
             try await db.raw(
                 "CREATE TABLE IF NOT EXISTS swiftflow_migrations (id TEXT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)"
             ).run()
         }
-        let applied = try await executor.read { db in
-            try await db.raw("SELECT id FROM swiftflow_migrations").all().map { try $0.decode(column: "id", as: String.self) }
-        }
+        let applied = try await executor.read { db in try await Self.appliedIds(db) }
         let known = Set(migrations.map(\.id))
         let unknown = applied.filter { !known.contains($0) }
         if !unknown.isEmpty {
@@ -39,16 +39,36 @@ package struct Migrator: Sendable {
         let appliedSet = Set(applied)
         var done: [String] = []
         for migration in migrations where !appliedSet.contains(migration.id) {
-            try await executor.write { db in
-                for statement in migration.statements(executor.kind) {
+            let ran = try await executor.write { db in
+                // Another server starting at the same time may have applied it while this one waited.
+                try await Self.lock(db, kind)
+                if kind == .postgres, try await Self.appliedIds(db).contains(migration.id) { return false }
+                for statement in migration.statements(kind) {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
                 try await db.raw(
                     "INSERT INTO swiftflow_migrations (id, applied_at) VALUES (\(bind: migration.id), \(bind: Timestamp.nowMillis()))"
                 ).run()
+                return true
             }
-            done.append(migration.id)
+            if ran { done.append(migration.id) }
         }
         return done
     }
+
+    /// Serialises migrating servers: SQLite's write transaction is exclusive already; on PostgreSQL a
+    /// transaction-scoped advisory lock (released at COMMIT or ROLLBACK) keeps replicas that start
+    /// together from racing on the same migration.
+    private static func lock(_ db: any SQLDatabase, _ kind: DatabaseKind) async throws {
+        guard kind == .postgres else { return }
+        try await db.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(advisoryLockKey)))").run()
+    }
+
+    private static func appliedIds(_ db: any SQLDatabase) async throws -> [String] {
+        try await db.raw("SELECT id FROM swiftflow_migrations").all().map { try $0.decode(column: "id", as: String.self) }
+    }
+
+    /// The advisory lock's key: "swiftflw" in ASCII, so other applications sharing the database are
+    /// unlikely to pick it.
+    static let advisoryLockKey: Int64 = 0x7377_6966_7466_6C77
 }

@@ -20,10 +20,10 @@ extension SQLRegistryStore {
             query += " AND "
             switch comparison.entity {
             case .attribute where comparison.key == "name":
-                try SearchCompiler.compare("m.name", comparison, into: &query)
+                try SearchCompiler.compare("m.name", comparison, kind: executor.kind, into: &query)
             case .tag:
                 try SearchCompiler.keyValueCondition(
-                    table: "registered_model_tags", owner: "x.model_id = m.model_id", comparison, into: &query)
+                    table: "registered_model_tags", owner: "x.model_id = m.model_id", comparison, kind: executor.kind, into: &query)
             default:
                 throw SwiftflowError.invalidParameter("Invalid attribute name: \(comparison.key)")
             }
@@ -120,13 +120,13 @@ extension SQLRegistryStore {
                     guard let column = columns[comparison.key] else {
                         throw SwiftflowError.invalidParameter("Invalid attribute name: \(comparison.key)")
                     }
-                    try SearchCompiler.compare(column, comparison, into: &query)
+                    try SearchCompiler.compare(column, comparison, kind: executor.kind, into: &query)
                 case .tag where index == driver:
-                    try SearchCompiler.keyValuePredicate(alias: "d", metric: false, comparison, into: &query)
+                    try SearchCompiler.keyValuePredicate(alias: "d", metric: false, comparison, kind: executor.kind, into: &query)
                 case .tag:
                     try SearchCompiler.keyValueCondition(
                         table: "model_version_tags", owner: "x.model_id = v.model_id AND x.version = v.version",
-                        comparison, into: &query)
+                        comparison, kind: executor.kind, into: &query)
                 default:
                     throw SwiftflowError.invalidParameter("Invalid token type: \(comparison.entity.rawValue)")
                 }
@@ -169,7 +169,7 @@ extension SQLRegistryStore {
         var matchingQuery = SQLQuery("SELECT count(*) AS n FROM registered_models m WHERE 1 = 1")
         for comparison in comparisons where comparison.entity == .attribute {
             matchingQuery += " AND "
-            try SearchCompiler.compare("m.name", comparison, into: &matchingQuery)
+            try SearchCompiler.compare("m.name", comparison, kind: db.kind, into: &matchingQuery)
         }
         let matching = try await SearchCompiler.count(db, matchingQuery)
         guard matching > 0 else { return false }

@@ -6,7 +6,11 @@ extension SQLTrackingStore {
         try Validation.validateExperimentName(name)
         for tag in tags { try Validation.validateExperimentTag(tag) }
         let root = defaultArtifactRoot
+        let lock = executor.kind.lockForKeyAllocation("experiments")
         return try await executor.write { db in
+            // Concurrent creates (several PostgreSQL servers) must not both see the same name free or
+            // the same largest id.
+            if let lock { try await db.raw(SQLQueryString(lock)).run() }
             let existing = try await db.raw("SELECT experiment_id FROM experiments WHERE name = \(bind: name)").all()
             if !existing.isEmpty { throw SwiftflowError.alreadyExists("Experiment(name=\(name)) already exists.") }
             let now = Timestamp.nowMillis()
@@ -133,7 +137,7 @@ extension SQLTrackingStore {
         query.bindList(viewType.stages.map(\.rawValue))
         for comparison in filter.comparisons {
             query += " AND "
-            try SearchCompiler.experimentCondition(comparison, into: &query)
+            try SearchCompiler.experimentCondition(comparison, kind: executor.kind, into: &query)
         }
         query += " ORDER BY "
         query += try SearchCompiler.experimentOrder(orderBy)

@@ -138,7 +138,7 @@ extension SQLTrackingStore {
         let order = LoggedModelSearchCompiler.order(search.orderBy, into: &query)
         query += " WHERE lm.lifecycle_stage != 'deleted' AND lm.experiment_id IN "
         query.bindList(experimentIds)
-        LoggedModelSearchCompiler.conditions(search, into: &query)
+        LoggedModelSearchCompiler.conditions(search, kind: executor.kind, into: &query)
         query += " ORDER BY \(order) LIMIT "
         query.bind(search.maxResults + 1)
         query += " OFFSET "
@@ -278,13 +278,22 @@ extension SQLTrackingStore {
         }
         writer.endArray()
         let points = String(decoding: writer.bytes, as: UTF8.self)
+        let kind = db.kind
+        let elements = kind.jsonArrayElements(alias: "p")
+        func element(_ index: Int, _ type: JSONElementType) -> String { kind.jsonElement("p.value", index, as: type) }
+        let (modelId, key, timestamp, step) = (element(0, .text), element(1, .text), element(2, .bigint), element(3, .bigint))
+        let (value, datasetName, datasetDigest) = (element(4, .double), element(5, .text), element(6, .text))
+        let differs = [
+            kind.isDistinct("m.value", "(\(value))"), kind.isDistinct("m.dataset_name", "(\(datasetName))"),
+            kind.isDistinct("m.dataset_digest", "(\(datasetDigest))"),
+        ].joined(separator: " OR ")
         let conflicts = try await db.raw("""
-            SELECT p.value ->> 0 AS model_id, p.value ->> 1 AS key, p.value ->> 2 AS timestamp, p.value ->> 3 AS step
-            FROM json_each(\(bind: points)) p
-            JOIN logged_model_metrics m ON m.model_id = p.value ->> 0 AND m.key = p.value ->> 1
-                AND m.timestamp = p.value ->> 2 AND m.step = p.value ->> 3 AND m.run_id = \(bind: runId)
-            WHERE m.value IS NOT (p.value ->> 4) OR m.dataset_name IS NOT (p.value ->> 5)
-                OR m.dataset_digest IS NOT (p.value ->> 6)
+            SELECT \(unsafeRaw: modelId) AS model_id, \(unsafeRaw: key) AS key, \(unsafeRaw: timestamp) AS timestamp,
+                \(unsafeRaw: step) AS step
+            FROM \(unsafeRaw: elements.prefix)\(bind: points)\(unsafeRaw: elements.suffix)
+            JOIN logged_model_metrics m ON m.model_id = \(unsafeRaw: modelId) AND m.key = \(unsafeRaw: key)
+                AND m.timestamp = \(unsafeRaw: timestamp) AND m.step = \(unsafeRaw: step) AND m.run_id = \(bind: runId)
+            WHERE \(unsafeRaw: differs)
             LIMIT 1
             """).all()
         if let row = conflicts.first {
@@ -296,9 +305,9 @@ extension SQLTrackingStore {
         }
         try await db.raw("""
             INSERT INTO logged_model_metrics (model_id, key, timestamp, step, value, run_id, dataset_name, dataset_digest)
-            SELECT p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4, \(bind: runId),
-                p.value ->> 5, p.value ->> 6
-            FROM json_each(\(bind: points)) p WHERE true
+            SELECT \(unsafeRaw: modelId), \(unsafeRaw: key), \(unsafeRaw: timestamp), \(unsafeRaw: step),
+                \(unsafeRaw: value), \(bind: runId), \(unsafeRaw: datasetName), \(unsafeRaw: datasetDigest)
+            FROM \(unsafeRaw: elements.prefix)\(bind: points)\(unsafeRaw: elements.suffix) WHERE true
             ON CONFLICT DO NOTHING
             """).run()
     }

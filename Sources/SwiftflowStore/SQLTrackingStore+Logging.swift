@@ -34,7 +34,7 @@ extension SQLTrackingStore {
                 try await self.insertModelMetrics(db, runId: runId, metrics: modelMetrics)
                 try await self.upsertTags(db, runId: runId, tags: cleanTags)
             }
-        } catch let error where String(describing: error).contains(Schema.runNotActiveMarker) {
+        } catch let error where executor.errorMessage(error).contains(Schema.runNotActiveMarker) {
             // The trigger refused the points: say why, as MLflow does.
             try await executor.read { db in try await self.requireActiveRun(db, runId: runId) }
             throw SwiftflowError(.internalError, "Run \(runId) changed state while logging.", cause: error)
@@ -106,10 +106,14 @@ extension SQLTrackingStore {
         }
         writer.endArray()
         let points = String(decoding: writer.bytes, as: UTF8.self)
+        let kind = db.kind
+        let elements = kind.jsonArrayElements(alias: "p")
+        let columns = [JSONElementType.text, .text, .bigint, .bigint, .double, .boolean].enumerated()
+            .map { kind.jsonElement("p.value", $0.offset, as: $0.element) }.joined(separator: ", ")
         try await db.raw("""
             INSERT INTO metrics (run_id, key, timestamp, step, value, is_nan)
-            SELECT p.value ->> 0, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4, p.value ->> 5
-            FROM json_each(\(bind: points)) p WHERE true
+            SELECT \(unsafeRaw: columns)
+            FROM \(unsafeRaw: elements.prefix)\(bind: points)\(unsafeRaw: elements.suffix) WHERE true
             ON CONFLICT DO NOTHING
             """).run()
     }
@@ -131,28 +135,29 @@ extension SQLTrackingStore {
             var position = try positionRows[0].decode(column: "next", as: Int64.self)
             for input in inputs {
                 let dataset = input.dataset
-                let found = try await db.raw("""
-                    SELECT dataset_id FROM datasets WHERE experiment_id = \(bind: experimentId)
-                    AND name = \(bind: dataset.name) AND digest = \(bind: dataset.digest)
-                    """).all()
+                // Inserts that another server's transaction wins (same dataset, same link) do nothing here
+                // instead of failing on the unique key; the winner's row is then read back.
                 let datasetId: String
-                if let row = found.first {
+                let created = try await db.raw("""
+                    INSERT INTO datasets (dataset_id, experiment_id, name, digest, source_type, source, schema, profile)
+                    VALUES (\(bind: Self.newId()), \(bind: experimentId), \(bind: dataset.name), \(bind: dataset.digest),
+                            \(bind: dataset.sourceType), \(bind: dataset.source), \(bind: dataset.schema), \(bind: dataset.profile))
+                    ON CONFLICT (experiment_id, name, digest) DO NOTHING RETURNING dataset_id
+                    """).all()
+                if let row = created.first {
                     datasetId = try row.decode(column: "dataset_id", as: String.self)
                 } else {
-                    datasetId = Self.newId()
-                    try await db.raw("""
-                        INSERT INTO datasets (dataset_id, experiment_id, name, digest, source_type, source, schema, profile)
-                        VALUES (\(bind: datasetId), \(bind: experimentId), \(bind: dataset.name), \(bind: dataset.digest),
-                                \(bind: dataset.sourceType), \(bind: dataset.source), \(bind: dataset.schema), \(bind: dataset.profile))
-                        """).run()
+                    let found = try await db.raw("""
+                        SELECT dataset_id FROM datasets WHERE experiment_id = \(bind: experimentId)
+                        AND name = \(bind: dataset.name) AND digest = \(bind: dataset.digest)
+                        """).all()
+                    datasetId = try found[0].decode(column: "dataset_id", as: String.self)
                 }
                 let linked = try await db.raw("""
-                    SELECT run_id FROM run_inputs WHERE run_id = \(bind: runId) AND dataset_id = \(bind: datasetId)
-                    """).all()
-                if !linked.isEmpty { continue }  // MLflow keeps the first link and its tags
-                try await db.raw("""
                     INSERT INTO run_inputs (run_id, dataset_id, position) VALUES (\(bind: runId), \(bind: datasetId), \(bind: position))
-                    """).run()
+                    ON CONFLICT (run_id, dataset_id) DO NOTHING RETURNING run_id
+                    """).all()
+                if linked.isEmpty { continue }  // MLflow keeps the first link and its tags
                 position += 1
                 for tag in Self.lastWins(input.tags) {
                     try await db.raw("""

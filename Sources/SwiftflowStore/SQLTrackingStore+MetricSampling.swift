@@ -21,9 +21,9 @@ extension SQLTrackingStore {
             for runId in runIds {
                 // The first point of each of `buckets` equal slices (NTILE), as MLflow's SQL store samples.
                 var sample = SQLQuery(
-                    "WITH b AS (SELECT key, value, timestamp, step, is_nan, NTILE(")
+                    "WITH b AS (SELECT key, value, timestamp, step, is_nan, NTILE(CAST(")
                 sample.bind(buckets)
-                sample += ") OVER (ORDER BY step, timestamp, value, is_nan) AS bucket FROM metrics WHERE "
+                sample += " AS INTEGER)) OVER (ORDER BY step, timestamp, value, is_nan) AS bucket FROM metrics WHERE "
                 Self.historyScope(runId: runId, key: key, steps: steps, into: &sample)
                 sample += "), r AS (SELECT key, value, timestamp, step, is_nan, ROW_NUMBER() OVER "
                 sample += "(PARTITION BY bucket ORDER BY step, timestamp, value, is_nan) AS rn FROM b) "

@@ -37,15 +37,15 @@ extension SQLTrackingStore {
                 query += " AND "
                 if index == driver {
                     try SearchCompiler.keyValuePredicate(
-                        alias: "d", metric: comparison.entity == .metric, comparison, into: &query)
+                        alias: "d", metric: comparison.entity == .metric, comparison, kind: executor.kind, into: &query)
                 } else {
-                    try SearchCompiler.runCondition(comparison, into: &query)
+                    try SearchCompiler.runCondition(comparison, kind: executor.kind, into: &query)
                 }
             }
             let after = position.after.flatMap { SearchCompiler.matches($0, terms) ? $0 : nil }
             if let after {
                 query += " AND "
-                SearchCompiler.after(after, terms: terms, into: &query)
+                SearchCompiler.after(after, terms: terms, kind: self.executor.kind, into: &query)
             }
             query += " ORDER BY \(SearchCompiler.orderBy(terms)) LIMIT "
             query.bind(maxResults + 1)
@@ -102,7 +102,7 @@ extension SQLTrackingStore {
         scope.bindList(experimentIds)
         scope += " AND r.lifecycle_stage IN "
         scope.bindList(stages)
-        scope += " LIMIT 200000)"
+        scope += " LIMIT 200000) AS capped"
         return try await SearchCompiler.selectiveDriver(
             db, comparisons, candidates: candidates, total: try await SearchCompiler.count(db, scope)
         ) { SearchCompiler.runTable($0.entity)! }

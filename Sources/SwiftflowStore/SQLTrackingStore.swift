@@ -26,6 +26,21 @@ public final class SQLTrackingStore: TrackingStore {
     /// Opens the embedded store at `path`, migrating it and creating the Default experiment.
     public static func openSQLite(path: String, defaultArtifactRoot: String, logger: Logger) async throws -> SQLTrackingStore {
         let executor = try await SQLiteExecutor.open(path: path, logger: logger)
+        return try await open(executor: executor, defaultArtifactRoot: defaultArtifactRoot)
+    }
+
+    /// Opens the store in the PostgreSQL database named by `uri` (`postgresql://…`, see `PostgresURL`),
+    /// migrating it and creating the Default experiment.
+    /// - Parameter poolSize: the most connections the store holds open at once.
+    public static func openPostgres(
+        uri: String, poolSize: Int = 10, defaultArtifactRoot: String, logger: Logger
+    ) async throws -> SQLTrackingStore {
+        let executor = try await PostgresExecutor.open(uri: uri, poolSize: poolSize, logger: logger)
+        return try await open(executor: executor, defaultArtifactRoot: defaultArtifactRoot)
+    }
+
+    /// A store over `executor`, prepared; the executor is shut down if preparing fails.
+    package static func open(executor: any DatabaseExecutor, defaultArtifactRoot: String) async throws -> SQLTrackingStore {
         let store = SQLTrackingStore(executor: executor, defaultArtifactRoot: defaultArtifactRoot)
         do {
             try await store.prepare()
@@ -34,6 +49,29 @@ public final class SQLTrackingStore: TrackingStore {
             throw error
         }
         return store
+    }
+
+    /// Brings the schema of the database named by `uri` up to date without opening a store
+    /// (`swiftflow db upgrade`).
+    /// - Returns: the ids of the migrations applied.
+    public static func upgradePostgres(uri: String, logger: Logger) async throws -> [String] {
+        try await migrate(try await PostgresExecutor.open(uri: uri, poolSize: 1, logger: logger))
+    }
+
+    /// The same for a SQLite file.
+    public static func upgradeSQLite(path: String, logger: Logger) async throws -> [String] {
+        try await migrate(try await SQLiteExecutor.open(path: path, logger: logger))
+    }
+
+    private static func migrate(_ executor: any DatabaseExecutor) async throws -> [String] {
+        do {
+            let applied = try await Migrator(migrations: Schema.migrations).migrate(executor)
+            await executor.shutdown()
+            return applied
+        } catch {
+            await executor.shutdown()
+            throw error
+        }
     }
 
     /// Applies migrations and makes sure experiment 0, "Default", exists.

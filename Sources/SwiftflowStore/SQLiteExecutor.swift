@@ -137,6 +137,10 @@ package final class SQLiteExecutor: DatabaseExecutor {
         }
     }
 
+    package func errorMessage(_ error: any Error) -> String {
+        String(describing: error)
+    }
+
     package func shutdown() async {
         await writeLock.lock()
         for connection in readers + [writer] {

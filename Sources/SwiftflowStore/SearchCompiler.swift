@@ -19,7 +19,7 @@ package enum SearchCompiler {
 
     // MARK: - Conditions
 
-    static func compare(_ column: String, _ comparison: SearchComparison, into query: inout SQLQuery) throws(SwiftflowError) {
+    static func compare(_ column: String, _ comparison: SearchComparison, kind: DatabaseKind, into query: inout SQLQuery) throws(SwiftflowError) {
         switch (comparison.op, comparison.value) {
         case (.in, .list(let values)), (.notIn, .list(let values)):
             query += "\(column) \(comparison.op == .in ? "IN" : "NOT IN") "
@@ -27,10 +27,11 @@ package enum SearchCompiler {
         case (.ilike, .string(let text)):
             query += "LOWER(\(column)) LIKE LOWER("
             query.bind(text)
-            query += ")"
+            query += ")\(kind.likeEscape)"
         case (.like, .string(let text)):
             query += "\(column) LIKE "
             query.bind(text)
+            query += kind.likeEscape
         case (let op, .string(let text)):
             query += "\(column) \(try sqlOperator(op)) "
             query.bind(text)
@@ -56,11 +57,11 @@ package enum SearchCompiler {
 
     /// `EXISTS (SELECT 1 FROM table x WHERE owner AND <predicate>)`, or `NOT EXISTS` for `IS NULL`.
     static func keyValueCondition(
-        table: String, owner: String, metric: Bool = false, _ comparison: SearchComparison, into query: inout SQLQuery
+        table: String, owner: String, metric: Bool = false, _ comparison: SearchComparison, kind: DatabaseKind, into query: inout SQLQuery
     ) throws(SwiftflowError) {
         query += comparison.op == .isNull ? "NOT EXISTS" : "EXISTS"
         query += " (SELECT 1 FROM \(table) x WHERE \(owner) AND "
-        try keyValuePredicate(alias: "x", metric: metric, comparison, into: &query)
+        try keyValuePredicate(alias: "x", metric: metric, comparison, kind: kind, into: &query)
         query += ")"
     }
 
@@ -68,7 +69,7 @@ package enum SearchCompiler {
     /// comparison (for `IS NULL` / `IS NOT NULL`, that has the key). A metric's NaN (stored as 0 with
     /// `is_nan`) matches `!=` and no other comparison, as on MLflow's server.
     static func keyValuePredicate(
-        alias: String, metric: Bool, _ comparison: SearchComparison, into query: inout SQLQuery
+        alias: String, metric: Bool, _ comparison: SearchComparison, kind: DatabaseKind, into query: inout SQLQuery
     ) throws(SwiftflowError) {
         query += "\(alias).key = "
         query.bind(comparison.key)
@@ -82,7 +83,7 @@ package enum SearchCompiler {
         default:
             query += " AND ("
         }
-        try compare("\(alias).value", comparison, into: &query)
+        try compare("\(alias).value", comparison, kind: kind, into: &query)
         query += ")"
     }
 
@@ -98,10 +99,10 @@ package enum SearchCompiler {
         var driver: Int?
         for index in candidates where best > 0 {
             var query = SQLQuery("SELECT count(*) AS n FROM (SELECT 1 FROM \(table(comparisons[index])) x WHERE ")
-            try keyValuePredicate(alias: "x", metric: false, comparisons[index], into: &query)
+            try keyValuePredicate(alias: "x", metric: false, comparisons[index], kind: db.kind, into: &query)
             query += " LIMIT "
             query.bind(best)
-            query += ")"
+            query += ") AS capped"
             let matches = try await count(db, query)
             if matches < best {
                 best = matches
@@ -126,42 +127,42 @@ package enum SearchCompiler {
         }
     }
 
-    package static func experimentCondition(_ comparison: SearchComparison, into query: inout SQLQuery) throws(SwiftflowError) {
+    package static func experimentCondition(_ comparison: SearchComparison, kind: DatabaseKind, into query: inout SQLQuery) throws(SwiftflowError) {
         switch comparison.entity {
         case .attribute:
             guard let column = experimentColumns[comparison.key] else {
                 throw .invalidParameter("Invalid attribute key '\(comparison.key)' specified.")
             }
-            try compare(column, comparison, into: &query)
+            try compare(column, comparison, kind: kind, into: &query)
         case .tag:
-            try keyValueCondition(table: "experiment_tags", owner: "x.experiment_id = e.experiment_id", comparison, into: &query)
+            try keyValueCondition(table: "experiment_tags", owner: "x.experiment_id = e.experiment_id", comparison, kind: kind, into: &query)
         default:
             throw .invalidParameter("Invalid entity type '\(comparison.entity.rawValue)' for experiments.")
         }
     }
 
-    package static func runCondition(_ comparison: SearchComparison, into query: inout SQLQuery) throws(SwiftflowError) {
+    package static func runCondition(_ comparison: SearchComparison, kind: DatabaseKind, into query: inout SQLQuery) throws(SwiftflowError) {
         switch comparison.entity {
         case .attribute:
             guard let column = runColumns[comparison.key] else {
                 throw .invalidParameter("Invalid attribute key '\(comparison.key)' specified.")
             }
-            try compare(column, comparison, into: &query)
+            try compare(column, comparison, kind: kind, into: &query)
         case .metric, .param, .tag:
             let table = runTable(comparison.entity)!
             try keyValueCondition(
-                table: table, owner: "x.run_id = r.run_id", metric: comparison.entity == .metric, comparison, into: &query)
+                table: table, owner: "x.run_id = r.run_id", metric: comparison.entity == .metric, comparison, kind: kind, into: &query)
         case .dataset:
             query += "EXISTS (SELECT 1 FROM run_inputs ri JOIN datasets d ON d.dataset_id = ri.dataset_id WHERE ri.run_id = r.run_id AND "
             switch comparison.key {
-            case "name": try compare("d.name", comparison, into: &query)
-            case "digest": try compare("d.digest", comparison, into: &query)
+            case "name": try compare("d.name", comparison, kind: kind, into: &query)
+            case "digest": try compare("d.digest", comparison, kind: kind, into: &query)
             case "context":
                 query += "EXISTS (SELECT 1 FROM run_input_tags t WHERE t.run_id = ri.run_id AND t.dataset_id = ri.dataset_id "
                 query += "AND t.key = "
                 query.bind(MLflowTags.datasetContext)
                 query += " AND "
-                try compare("t.value", comparison, into: &query)
+                try compare("t.value", comparison, kind: kind, into: &query)
                 query += ")"
             default:
                 throw .invalidParameter("Invalid dataset key '\(comparison.key)' specified.")
@@ -248,17 +249,20 @@ package enum SearchCompiler {
     }
 
     /// The rows strictly after `sortKey` in the order of `terms`:
-    /// `t1 > v1 OR (t1 IS v1 AND t2 > v2) OR ...` (`<` for descending terms).
+    /// `t1 > v1 OR (t1 IS v1 AND t2 > v2) OR ...` (`<` for descending terms; `IS` is PostgreSQL's
+    /// `IS NOT DISTINCT FROM`).
     ///
     /// A NULL value only occurs after a term that groups the NULLs, so a row with a NULL there ties on
     /// every earlier term only with other NULL rows, and `> NULL` is rightly false.
-    package static func after(_ sortKey: [SortKeyValue], terms: [OrderTerm], into query: inout SQLQuery) {
+    package static func after(
+        _ sortKey: [SortKeyValue], terms: [OrderTerm], kind: DatabaseKind, into query: inout SQLQuery
+    ) {
         query += "("
         for index in terms.indices {
             if index > 0 { query += " OR " }
             query += "("
             for earlier in 0..<index {
-                query += "\(terms[earlier].sql) IS "
+                query += "\(terms[earlier].sql) \(kind.isNotDistinctOperator) "
                 bind(sortKey[earlier], into: &query)
                 query += " AND "
             }

@@ -32,9 +32,9 @@ private func names(
 
 @Suite("Embedded store: logged models")
 struct LoggedModelStoreTests {
-    @Test("create gives a pending model under the experiment's artifact location, with sorted params and tags")
-    func create() async throws {
-        try await withStore { store, _ in
+    @Test("create gives a pending model under the experiment's artifact location, with sorted params and tags", arguments: Backend.all)
+    func create(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let (experiment, run) = try await experimentAndRun(store, "create")
             let model = try await store.createLoggedModel(
                 experimentId: experiment, name: "mymodel", modelType: "agent", sourceRunId: run,
@@ -52,9 +52,9 @@ struct LoggedModelStoreTests {
         }
     }
 
-    @Test("create refuses bad names, unknown or deleted experiments and repeated keys")
-    func createErrors() async throws {
-        try await withStore { store, _ in
+    @Test("create refuses bad names, unknown or deleted experiments and repeated keys", arguments: Backend.all)
+    func createErrors(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let (experiment, _) = try await experimentAndRun(store, "create-errors")
             #expect(await errorCode { _ = try await createModel(store, experiment, name: "a.b") } == "INVALID_PARAMETER_VALUE")
             #expect(await errorCode { _ = try await createModel(store, "999") } == "RESOURCE_DOES_NOT_EXIST")
@@ -67,9 +67,9 @@ struct LoggedModelStoreTests {
         }
     }
 
-    @Test("finalize, tags and params; unknown ids are RESOURCE_DOES_NOT_EXIST")
-    func updates() async throws {
-        try await withStore { store, _ in
+    @Test("finalize, tags and params; unknown ids are RESOURCE_DOES_NOT_EXIST", arguments: Backend.all)
+    func updates(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let (experiment, _) = try await experimentAndRun(store, "updates")
             let id = try await createModel(store, experiment, params: [KeyValue("a", "1")]).modelId
             let ready = try await store.finalizeLoggedModel(id: id, status: .ready)
@@ -100,9 +100,9 @@ struct LoggedModelStoreTests {
         }
     }
 
-    @Test("deleted models are hidden from get and search but still take writes, as in MLflow")
-    func deletion() async throws {
-        try await withStore { store, _ in
+    @Test("deleted models are hidden from get and search but still take writes, as in MLflow", arguments: Backend.all)
+    func deletion(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let (experiment, _) = try await experimentAndRun(store, "deletion")
             let kept = try await createModel(store, experiment, name: "kept")
             let gone = try await createModel(store, experiment, name: "gone")
@@ -116,9 +116,9 @@ struct LoggedModelStoreTests {
         }
     }
 
-    @Test("search: attribute, metric, param and tag filters, datasets, order and paging")
-    func search() async throws {
-        try await withStore { store, _ in
+    @Test("search: attribute, metric, param and tag filters, datasets, order and paging", arguments: Backend.all)
+    func search(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let (experiment, run) = try await experimentAndRun(store, "search")
             let alpha = try await createModel(store, experiment, name: "alpha", params: [KeyValue("lr", "0.1")],
                                               tags: [KeyValue("team", "a")])
@@ -181,9 +181,9 @@ struct LoggedModelStoreTests {
         }
     }
 
-    @Test("metrics logged with a model_id are recorded on the model too, all or nothing")
-    func modelMetrics() async throws {
-        try await withStore { store, _ in
+    @Test("metrics logged with a model_id are recorded on the model too, all or nothing", arguments: Backend.all)
+    func modelMetrics(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let (experiment, run) = try await experimentAndRun(store, "model-metrics")
             let id = try await createModel(store, experiment).modelId
             let link = MetricLink(modelId: id, datasetName: "ds", datasetDigest: "dg")
@@ -218,9 +218,9 @@ struct LoggedModelStoreTests {
         }
     }
 
-    @Test("run outputs and model inputs show in get-run; search shows outputs only, as MLflow")
-    func outputsAndInputs() async throws {
-        try await withStore { store, _ in
+    @Test("run outputs and model inputs show in get-run; search shows outputs only, as MLflow", arguments: Backend.all)
+    func outputsAndInputs(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let (experiment, run) = try await experimentAndRun(store, "outputs")
             let id = try await createModel(store, experiment).modelId
             try await store.logOutputs(runId: run, models: [LoggedModelOutput(modelId: id, step: 3),
@@ -242,9 +242,9 @@ struct LoggedModelStoreTests {
         }
     }
 
-    @Test("a version registered from a logged model takes its location and run, and is listed on the model")
-    func registryLink() async throws {
-        try await withStore { store, _ in
+    @Test("a version registered from a logged model takes its location and run, and is listed on the model", arguments: Backend.all)
+    func registryLink(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let registry = SQLRegistryStore(sharing: store)
             let (experiment, run) = try await experimentAndRun(store, "registry")
             let model = try await store.createLoggedModel(

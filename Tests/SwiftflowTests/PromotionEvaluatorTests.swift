@@ -10,8 +10,8 @@ private struct Fixture {
     let experimentId: String
     var evaluator: PromotionEvaluator { PromotionEvaluator(tracking: tracking, registry: registry) }
 
-    static func with(_ body: (Fixture) async throws -> Void) async throws {
-        try await withStore { store, _ in
+    static func with(_ backend: Backend, _ body: (Fixture) async throws -> Void) async throws {
+        try await withStore(backend) { store, _ in
             let registry = SQLRegistryStore(sharing: store)
             let experimentId = try await store.createExperiment(name: "promo", artifactLocation: nil, tags: [])
             _ = try await registry.createRegisteredModel(name: "m", tags: [], description: nil)
@@ -69,7 +69,11 @@ struct PromotionEvaluatorTests {
         ("tags.validated = 'true' and metrics.auc > 0.8", [3]),
     ])
     func comparators(require: String, qualifying: [Int64]) async throws {
-        try await Fixture.with { f in
+        for backend in Backend.all { try await comparators(require: require, qualifying: qualifying, on: backend) }
+    }
+
+    private func comparators(require: String, qualifying: [Int64], on backend: Backend) async throws {
+        try await Fixture.with(backend) { f in
             try await f.version(metrics: ["auc": 0.8], params: ["kind": "cnn"], tags: ["validated": "true", "team": "x"])
             try await f.version(metrics: ["auc": 0.85], params: ["kind": "cnn"], tags: ["validated": "no", "team": "ml-a"])
             try await f.version(metrics: ["auc": 0.9], params: ["kind": "rnn"], tags: ["validated": "true", "team": "ml-b"])
@@ -81,9 +85,9 @@ struct PromotionEvaluatorTests {
         }
     }
 
-    @Test("improve: margin over the champion, best metric wins, only newer versions are candidates")
-    func improveOverChampion() async throws {
-        try await Fixture.with { f in
+    @Test("improve: margin over the champion, best metric wins, only newer versions are candidates", arguments: Backend.all)
+    func improveOverChampion(backend: Backend) async throws {
+        try await Fixture.with(backend) { f in
             try await f.version(metrics: ["auc": 0.80])  // 1: champion
             try await f.registry.setRegisteredModelAlias(name: "m", alias: "champion", version: "1")
             try await f.version(metrics: ["auc": 0.804])  // 2: not enough
@@ -104,9 +108,9 @@ struct PromotionEvaluatorTests {
         }
     }
 
-    @Test("a candidate missing the metric never qualifies; a champion missing it is beaten by any that has it")
-    func missingMetrics() async throws {
-        try await Fixture.with { f in
+    @Test("a candidate missing the metric never qualifies; a champion missing it is beaten by any that has it", arguments: Backend.all)
+    func missingMetrics(backend: Backend) async throws {
+        try await Fixture.with(backend) { f in
             try await f.version(metrics: ["loss": 1])  // 1: champion without auc
             try await f.registry.setRegisteredModelAlias(name: "m", alias: "champion", version: "1")
             try await f.version(metrics: ["loss": 0.5])  // 2: no auc
@@ -122,9 +126,9 @@ struct PromotionEvaluatorTests {
         }
     }
 
-    @Test("ties on the metric go to the newest version; versions without a run are skipped")
-    func ties() async throws {
-        try await Fixture.with { f in
+    @Test("ties on the metric go to the newest version; versions without a run are skipped", arguments: Backend.all)
+    func ties(backend: Backend) async throws {
+        try await Fixture.with(backend) { f in
             try await f.version(metrics: ["auc": 0.9])
             try await f.version(metrics: ["auc": 0.9])
             try await f.version(metrics: ["auc": 0.7])
@@ -137,9 +141,9 @@ struct PromotionEvaluatorTests {
         }
     }
 
-    @Test("a dry run changes nothing and writes no audit record")
-    func dryRun() async throws {
-        try await Fixture.with { f in
+    @Test("a dry run changes nothing and writes no audit record", arguments: Backend.all)
+    func dryRun(backend: Backend) async throws {
+        try await Fixture.with(backend) { f in
             try await f.version(metrics: ["auc": 0.9], tags: ["validated": "true"])
             let policy = try f.policy(rule(require: "tags.validated = 'true'"))
             let decisions = try await f.evaluator.run(policy: policy, model: "m", dryRun: true, actor: "alice")
@@ -149,9 +153,9 @@ struct PromotionEvaluatorTests {
         }
     }
 
-    @Test("a promotion moves the alias and writes one audit record; history is newest first")
-    func promotionAndHistory() async throws {
-        try await Fixture.with { f in
+    @Test("a promotion moves the alias and writes one audit record; history is newest first", arguments: Backend.all)
+    func promotionAndHistory(backend: Backend) async throws {
+        try await Fixture.with(backend) { f in
             try await f.version(metrics: ["auc": 0.8], tags: ["validated": "true"])
             let yaml = """
                 rules:
@@ -191,9 +195,9 @@ struct PromotionEvaluatorTests {
         }
     }
 
-    @Test("applying a decision to an alias that moved meanwhile is a conflict and changes nothing")
-    func staleDecision() async throws {
-        try await Fixture.with { f in
+    @Test("applying a decision to an alias that moved meanwhile is a conflict and changes nothing", arguments: Backend.all)
+    func staleDecision(backend: Backend) async throws {
+        try await Fixture.with(backend) { f in
             try await f.version()
             try await f.version()
             try await f.registry.setRegisteredModelAlias(name: "m", alias: "champion", version: "1")
@@ -210,9 +214,9 @@ struct PromotionEvaluatorTests {
         }
     }
 
-    @Test("deleted runs do not qualify")
-    func deletedRun() async throws {
-        try await Fixture.with { f in
+    @Test("deleted runs do not qualify", arguments: Backend.all)
+    func deletedRun(backend: Backend) async throws {
+        try await Fixture.with(backend) { f in
             try await f.version(metrics: ["auc": 0.9])
             let version = try await f.registry.getModelVersion(name: "m", version: "1")
             try await f.tracking.deleteRun(id: version.runId!)

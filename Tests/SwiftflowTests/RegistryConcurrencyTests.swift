@@ -73,11 +73,19 @@ struct RegistryConcurrencyTests {
         }.sorted()
     }
 
-    @Test("16 concurrent clients get version numbers 1...160 with no gap or duplicate, and numbers are never reused")
-    func concurrentVersionNumbers() async throws {
+    @Test(
+        "16 concurrent clients get version numbers 1...160 with no gap or duplicate, and numbers are never reused",
+        arguments: Backend.all)
+    func concurrentVersionNumbers(backend: Backend) async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let server = try await ServerProcess.started(dataFolder: folder.path)
+        var options: [String]?
+        var schema: PostgresTestSchema?
+        if backend == .postgres {
+            schema = try await PostgresTestSchema.create()
+            options = ["--backend-store-uri", schema!.uri, "--artifacts-destination", folder.path + "/artifacts"]
+        }
+        let server = try await ServerProcess.started(dataFolder: folder.path, options: options)
         defer { server.stop() }
         let api = server.api
         let model = "concurrent-model"
@@ -115,5 +123,8 @@ struct RegistryConcurrencyTests {
             return
         }
         #expect(latest.first?["version"] == .string(String(total + 1 + Self.clients)))
+        // A schema left behind by a failed run is harmless: the test database is thrown away.
+        server.stop()
+        try await schema?.drop()
     }
 }

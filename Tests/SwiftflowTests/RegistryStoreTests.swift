@@ -6,8 +6,10 @@ import Testing
 // Expected behaviour below was checked against MLflow 3.17.2's SQL registry store and server.
 
 /// Runs `body` with a registry store over a new embedded database.
-private func withRegistry<T>(_ body: (SQLRegistryStore, SQLTrackingStore) async throws -> T) async throws -> T {
-    try await withStore { store, _ in try await body(SQLRegistryStore(sharing: store), store) }
+private func withRegistry<T>(
+    _ backend: Backend, _ body: (SQLRegistryStore, SQLTrackingStore) async throws -> T
+) async throws -> T {
+    try await withStore(backend) { store, _ in try await body(SQLRegistryStore(sharing: store), store) }
 }
 
 /// Registers `count` versions of `name` from a made-up run.
@@ -20,9 +22,9 @@ private func addVersions(_ registry: SQLRegistryStore, _ name: String, count: In
 
 @Suite("Embedded registry store")
 struct RegistryStoreTests {
-    @Test("a selective tag filter gives the same versions, in the same order, as a scan")
-    func tagDrivenVersionSearch() async throws {
-        try await withRegistry { registry, _ in
+    @Test("a selective tag filter gives the same versions, in the same order, as a scan", arguments: Backend.all)
+    func tagDrivenVersionSearch(backend: Backend) async throws {
+        try await withRegistry(backend) { registry, _ in
             for name in ["a", "b"] {
                 _ = try await registry.createRegisteredModel(name: name, tags: [], description: nil)
                 for index in 1...12 {
@@ -50,9 +52,9 @@ struct RegistryStoreTests {
         }
     }
 
-    @Test("versions count up per model and a deleted number is never given again")
-    func versionNumbering() async throws {
-        try await withRegistry { registry, _ in
+    @Test("versions count up per model and a deleted number is never given again", arguments: Backend.all)
+    func versionNumbering(backend: Backend) async throws {
+        try await withRegistry(backend) { registry, _ in
             _ = try await registry.createRegisteredModel(name: "a", tags: [], description: nil)
             _ = try await registry.createRegisteredModel(name: "b", tags: [], description: nil)
             try await addVersions(registry, "a", count: 3)
@@ -89,9 +91,9 @@ struct RegistryStoreTests {
         }
     }
 
-    @Test("stage transitions: any case in, canonical out; archive_existing_versions archives that stage only")
-    func stageTransitions() async throws {
-        try await withRegistry { registry, _ in
+    @Test("stage transitions: any case in, canonical out; archive_existing_versions archives that stage only", arguments: Backend.all)
+    func stageTransitions(backend: Backend) async throws {
+        try await withRegistry(backend) { registry, _ in
             _ = try await registry.createRegisteredModel(name: "m", tags: [], description: nil)
             try await addVersions(registry, "m", count: 4)
             let production = try await registry.transitionModelVersionStage(
@@ -128,9 +130,9 @@ struct RegistryStoreTests {
         }
     }
 
-    @Test("aliases: set, move, read back from model and version, removed with their version")
-    func aliasLifecycle() async throws {
-        try await withRegistry { registry, _ in
+    @Test("aliases: set, move, read back from model and version, removed with their version", arguments: Backend.all)
+    func aliasLifecycle(backend: Backend) async throws {
+        try await withRegistry(backend) { registry, _ in
             _ = try await registry.createRegisteredModel(name: "m", tags: [], description: nil)
             try await addVersions(registry, "m", count: 2)
             try await registry.setRegisteredModelAlias(name: "m", alias: "champion", version: "1")
@@ -161,9 +163,9 @@ struct RegistryStoreTests {
         }
     }
 
-    @Test("rename carries versions, tags and aliases; a taken name is RESOURCE_ALREADY_EXISTS")
-    func rename() async throws {
-        try await withRegistry { registry, _ in
+    @Test("rename carries versions, tags and aliases; a taken name is RESOURCE_ALREADY_EXISTS", arguments: Backend.all)
+    func rename(backend: Backend) async throws {
+        try await withRegistry(backend) { registry, _ in
             _ = try await registry.createRegisteredModel(name: "old", tags: [KeyValue("team", "ml")], description: "d")
             _ = try await registry.createRegisteredModel(name: "taken", tags: [], description: nil)
             try await addVersions(registry, "old", count: 1)
@@ -183,9 +185,9 @@ struct RegistryStoreTests {
         }
     }
 
-    @Test("registered model search: name LIKE/ILIKE/=, tags, order and page tokens; prompts left out")
-    func searchRegisteredModels() async throws {
-        try await withRegistry { registry, _ in
+    @Test("registered model search: name LIKE/ILIKE/=, tags, order and page tokens; prompts left out", arguments: Backend.all)
+    func searchRegisteredModels(backend: Backend) async throws {
+        try await withRegistry(backend) { registry, _ in
             for (suffix, tier) in [("b", "gold"), ("a", "silver"), ("c", "gold")] {
                 _ = try await registry.createRegisteredModel(name: "p-\(suffix)", tags: [KeyValue("tier", tier)], description: nil)
             }
@@ -210,9 +212,9 @@ struct RegistryStoreTests {
         }
     }
 
-    @Test("model version search: run_id =, run_id IN, tags, version_number comparisons")
-    func searchModelVersions() async throws {
-        try await withRegistry { registry, _ in
+    @Test("model version search: run_id =, run_id IN, tags, version_number comparisons", arguments: Backend.all)
+    func searchModelVersions(backend: Backend) async throws {
+        try await withRegistry(backend) { registry, _ in
             _ = try await registry.createRegisteredModel(name: "m", tags: [], description: nil)
             for (run, tag) in [("r1", "x"), ("r2", "y"), ("r1", "y")] {
                 _ = try await registry.createModelVersion(

@@ -15,8 +15,10 @@ struct SearchCompilerTests {
     /// | r2  | NaN      | Apple pie   | blue  |                     | RUNNING  |
     /// | r3  | -1       |             |       |                     | FAILED   |
     /// | r4  |          | cherry      | green |                     | RUNNING  |
-    func withFixture(_ body: (SQLTrackingStore, String, [String: String]) async throws -> Void) async throws {
-        try await withStore { store, _ in
+    func withFixture(
+        _ backend: Backend, _ body: (SQLTrackingStore, String, [String: String]) async throws -> Void
+    ) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "fixture", artifactLocation: nil, tags: [])
             var ids: [String: String] = [:]
             let metrics: [Double?] = [1, 2.5, .nan, -1, nil]
@@ -66,9 +68,9 @@ struct SearchCompilerTests {
         }
     }
 
-    @Test("metrics: every numeric comparator; NaN matches only !=, absent never matches")
-    func metricComparators() async throws {
-        try await withFixture { store, experiment, _ in
+    @Test("metrics: every numeric comparator; NaN matches only !=, absent never matches", arguments: Backend.all)
+    func metricComparators(backend: Backend) async throws {
+        try await withFixture(backend) { store, experiment, _ in
             try await expectMatches([
                 ("metrics.m = 1", ["r0"]), ("metrics.m != 1", ["r1", "r2", "r3"]), ("metrics.m > 1", ["r1"]),
                 ("metrics.m >= 1", ["r0", "r1"]), ("metrics.m < 1", ["r3"]), ("metrics.m <= 1", ["r0", "r3"]),
@@ -77,9 +79,9 @@ struct SearchCompilerTests {
         }
     }
 
-    @Test("params and tags: =, !=, LIKE (case-sensitive), ILIKE, IS NULL, IS NOT NULL")
-    func stringComparators() async throws {
-        try await withFixture { store, experiment, _ in
+    @Test("params and tags: =, !=, LIKE (case-sensitive), ILIKE, IS NULL, IS NOT NULL", arguments: Backend.all)
+    func stringComparators(backend: Backend) async throws {
+        try await withFixture(backend) { store, experiment, _ in
             try await expectMatches([
                 ("params.p = 'apple'", ["r0"]), ("params.p != 'apple'", ["r1", "r2", "r4"]),
                 ("params.p LIKE 'a%'", ["r0"]), ("params.p ILIKE 'a%'", ["r0", "r2"]),
@@ -93,9 +95,23 @@ struct SearchCompilerTests {
         }
     }
 
-    @Test("attributes: strings, numbers and run_id lists")
-    func attributeComparators() async throws {
-        try await withFixture { store, experiment, ids in
+    @Test("LIKE has no escape character: a backslash is literal, as on MLflow's SQLite store", arguments: Backend.all)
+    func likeWithoutEscape(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
+            let experiment = try await store.createExperiment(name: "like", artifactLocation: nil, tags: [])
+            for (name, value) in [("underscore", "a_b"), ("backslash", #"a\b"#)] {
+                let run = try await store.createRun(experimentId: experiment, userId: "u", startTime: 1, runName: name, tags: [])
+                try await store.logBatch(runId: run.info.runId, metrics: [], params: [Param("p", value)], tags: [])
+            }
+            #expect(try await names(store, experiment, filter: #"params.p LIKE '%\_%'"#) == ["backslash"])
+            #expect(try await names(store, experiment, filter: #"params.p ILIKE '%\B'"#) == ["backslash"])
+            #expect(try await names(store, experiment, filter: "params.p LIKE '%_%'").sorted() == ["backslash", "underscore"])
+        }
+    }
+
+    @Test("attributes: strings, numbers and run_id lists", arguments: Backend.all)
+    func attributeComparators(backend: Backend) async throws {
+        try await withFixture(backend) { store, experiment, ids in
             try await expectMatches([
                 ("attributes.run_name = 'r2'", ["r2"]), ("run_name != 'r2'", ["r0", "r1", "r3", "r4"]),
                 ("run_name LIKE 'r%'", ["r0", "r1", "r2", "r3", "r4"]), ("run_name ILIKE 'R1'", ["r1"]),
@@ -111,9 +127,9 @@ struct SearchCompilerTests {
         }
     }
 
-    @Test("datasets: name, digest and context with =, !=, LIKE, ILIKE, IN and NOT IN")
-    func datasetComparators() async throws {
-        try await withFixture { store, experiment, _ in
+    @Test("datasets: name, digest and context with =, !=, LIKE, ILIKE, IN and NOT IN", arguments: Backend.all)
+    func datasetComparators(backend: Backend) async throws {
+        try await withFixture(backend) { store, experiment, _ in
             try await expectMatches([
                 ("datasets.name = 'train'", ["r0"]), ("datasets.name != 'train'", ["r1"]),
                 ("datasets.digest IN ('d1', 'd2')", ["r0", "r1"]), ("datasets.digest NOT IN ('d1')", ["r1"]),
@@ -123,9 +139,9 @@ struct SearchCompilerTests {
         }
     }
 
-    @Test("ordering: values first, then NaN, then absent, in both directions; ties by start_time DESC")
-    func nullAndNaNOrdering() async throws {
-        try await withFixture { store, experiment, _ in
+    @Test("ordering: values first, then NaN, then absent, in both directions; ties by start_time DESC", arguments: Backend.all)
+    func nullAndNaNOrdering(backend: Backend) async throws {
+        try await withFixture(backend) { store, experiment, _ in
             for (order, expected) in [
                 (["metrics.m ASC"], ["r3", "r0", "r1", "r2", "r4"]),
                 (["metrics.m DESC"], ["r1", "r0", "r3", "r2", "r4"]),
@@ -143,9 +159,9 @@ struct SearchCompilerTests {
         }
     }
 
-    @Test("pages resume after the last row: runs created between pages are neither repeated nor skipped")
-    func pagesSurviveNewRuns() async throws {
-        try await withStore { store, _ in
+    @Test("pages resume after the last row: runs created between pages are neither repeated nor skipped", arguments: Backend.all)
+    func pagesSurviveNewRuns(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "pages", artifactLocation: nil, tags: [])
             var original: Set<String> = []
             for index in 0..<30 {
@@ -181,9 +197,9 @@ struct SearchCompilerTests {
         }
     }
 
-    @Test("a selective filter gives the same rows, in the same order, as a scan")
-    func selectiveFilterMatchesScan() async throws {
-        try await withStore { store, _ in
+    @Test("a selective filter gives the same rows, in the same order, as a scan", arguments: Backend.all)
+    func selectiveFilterMatchesScan(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "driver", artifactLocation: nil, tags: [])
             var expected: [(value: Double, name: String)] = []
             for index in 0..<80 {

@@ -31,9 +31,67 @@ struct TrackingStoreTests {
         await second.shutdown()
     }
 
-    @Test("a database written by a newer Swiftflow is refused, not touched")
-    func refusesNewerDatabase() async throws {
-        try await withStore { store, path in
+    @Test(
+        "PostgreSQL: servers migrating together take turns, each migration is applied once",
+        .enabled(if: Backend.postgresURL != nil, "SWIFTFLOW_TEST_POSTGRES_URL is not set"))
+    func concurrentPostgresMigrations() async throws {
+        let schema = try await PostgresTestSchema.create()
+        let logger = Logger(label: "test")
+        do {
+            let applied = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        let executor = try await PostgresExecutor.open(uri: schema.uri, poolSize: 1, logger: logger)
+                        do {
+                            let done = try await Migrator(migrations: Schema.migrations).migrate(executor)
+                            await executor.shutdown()
+                            return done
+                        } catch {
+                            await executor.shutdown()
+                            throw error
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(applied.sorted() == Schema.migrations.map(\.id).sorted())
+            let store = try await SQLTrackingStore.openPostgres(
+                uri: schema.uri, poolSize: 2, defaultArtifactRoot: "mlflow-artifacts:/", logger: logger)
+            #expect(try await store.getExperiment(id: "0").name == "Default")
+            await store.shutdown()
+            try await schema.drop()
+        } catch {
+            try? await schema.drop()
+            throw error
+        }
+    }
+
+    @Test("concurrent log-inputs of one dataset create it once and link it once", arguments: Backend.all)
+    func concurrentLogInputs(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
+            let experiment = try await store.createExperiment(name: "inputs", artifactLocation: nil, tags: [])
+            let run = try await store.createRun(experimentId: experiment, userId: "u", startTime: 1, runName: nil, tags: [])
+            let runId = run.info.runId
+            let dataset = Dataset(name: "train", digest: "d1", sourceType: "local", source: "{}", schema: nil, profile: nil)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        try await store.logInputs(
+                            runId: runId, inputs: [DatasetInput(dataset: dataset, tags: [KeyValue("i", "\(index)")])],
+                            models: [])
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let inputs = try await store.getRun(id: runId).inputs
+            #expect(inputs.count == 1)
+            #expect(inputs.first?.tags.count == 1)
+        }
+    }
+
+    @Test("a database written by a newer Swiftflow is refused, not touched", arguments: Backend.all)
+    func refusesNewerDatabase(backend: Backend) async throws {
+        try await withStore(backend) { store, path in
             try await store.executor.write { db in
                 try await db.raw("INSERT INTO swiftflow_migrations (id, applied_at) VALUES ('9999-future', 0)").run()
             }
@@ -43,9 +101,9 @@ struct TrackingStoreTests {
         }
     }
 
-    @Test("latest metric: max step, then max timestamp, then max value, whatever the logging order")
-    func latestMetricRule() async throws {
-        try await withStore { store, _ in
+    @Test("latest metric: max step, then max timestamp, then max value, whatever the logging order", arguments: Backend.all)
+    func latestMetricRule(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "latest", artifactLocation: nil, tags: [])
             let run = try await store.createRun(experimentId: experiment, userId: "u", startTime: 1, runName: nil, tags: [])
             let id = run.info.runId
@@ -77,9 +135,9 @@ struct TrackingStoreTests {
         }
     }
 
-    @Test("history pages follow MLflow's offset tokens to the end")
-    func historyPaging() async throws {
-        try await withStore { store, _ in
+    @Test("history pages follow MLflow's offset tokens to the end", arguments: Backend.all)
+    func historyPaging(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "paging", artifactLocation: nil, tags: [])
             let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
             let points = (0..<25).map { Metric(key: "m", value: Double($0), timestamp: Int64($0), step: Int64($0)) }
@@ -95,9 +153,9 @@ struct TrackingStoreTests {
         }
     }
 
-    @Test("a log-batch that changes a param writes nothing at all")
-    func batchIsAllOrNothing() async throws {
-        try await withStore { store, _ in
+    @Test("a log-batch that changes a param writes nothing at all", arguments: Backend.all)
+    func batchIsAllOrNothing(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "atomic", artifactLocation: nil, tags: [])
             let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
             try await store.logBatch(runId: id, metrics: [], params: [Param("p", "1")], tags: [])
@@ -114,9 +172,9 @@ struct TrackingStoreTests {
         }
     }
 
-    @Test("deleted runs refuse writes; unknown ids are RESOURCE_DOES_NOT_EXIST")
-    func lifecycleErrors() async throws {
-        try await withStore { store, _ in
+    @Test("deleted runs refuse writes; unknown ids are RESOURCE_DOES_NOT_EXIST", arguments: Backend.all)
+    func lifecycleErrors(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "life", artifactLocation: nil, tags: [])
             let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: "r", tags: []).info.runId
             try await store.deleteRun(id: id)
@@ -136,9 +194,9 @@ struct TrackingStoreTests {
         }
     }
 
-    @Test("a NaN metric matches != and no other comparison, as on MLflow's server")
-    func nanInSearch() async throws {
-        try await withStore { store, _ in
+    @Test("a NaN metric matches != and no other comparison, as on MLflow's server", arguments: Backend.all)
+    func nanInSearch(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "nan-search", artifactLocation: nil, tags: [])
             let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
             try await store.logBatch(runId: id, metrics: [Metric(key: "w", value: .nan, timestamp: 1, step: 0)],
@@ -155,9 +213,9 @@ struct TrackingStoreTests {
         }
     }
 
-    @Test("NaN and infinities are stored as MLflow's SQL store keeps them")
-    func specialValues() async throws {
-        try await withStore { store, _ in
+    @Test("NaN and infinities are stored as MLflow's SQL store keeps them", arguments: Backend.all)
+    func specialValues(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "special", artifactLocation: nil, tags: [])
             let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
             try await store.logBatch(runId: id, metrics: [
@@ -172,9 +230,9 @@ struct TrackingStoreTests {
         }
     }
 
-    @Test("sampled history: first point of each NTILE bucket, the last point always kept")
-    func sampledHistory() async throws {
-        try await withStore { store, _ in
+    @Test("sampled history: first point of each NTILE bucket, the last point always kept", arguments: Backend.all)
+    func sampledHistory(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
             let experiment = try await store.createExperiment(name: "sampled", artifactLocation: nil, tags: [])
             let id = try await store.createRun(experimentId: experiment, userId: "", startTime: 0, runName: nil, tags: []).info.runId
             let points = (0..<10).map { Metric(key: "m", value: Double($0), timestamp: 100 - Int64($0), step: Int64($0)) }

@@ -23,9 +23,13 @@ struct ServerCommand: AsyncParsableCommand {
     var port = 5000
 
     @Option(help: ArgumentHelp(
-        "Where runs are stored: sqlite:///relative.db, sqlite:////absolute.db, or a plain file path.",
+        "Where runs are stored: sqlite:///relative.db, sqlite:////absolute.db, a plain file path, or "
+            + "postgresql://user:pass@host:port/db (also postgresql+psycopg2://; ?sslmode=disable|require|verify-full).",
         valueName: "uri"))
     var backendStoreUri = "sqlite:///mlflow.db"
+
+    @Option(help: ArgumentHelp("The most PostgreSQL connections the server holds open at once.", valueName: "n"))
+    var dbPoolSize = 10
 
     @Option(help: ArgumentHelp(
         "The artifact root for new experiments (default: mlflow-artifacts:/ when serving artifacts, else ./mlruns).",
@@ -88,9 +92,10 @@ struct ServerCommand: AsyncParsableCommand {
             logger.info("swiftflow stopped")
             return
         }
-        let databasePath = try Self.sqlitePath(from: backendStoreUri)
-        let store = try await SQLTrackingStore.openSQLite(path: databasePath, defaultArtifactRoot: root, logger: logger)
-        logger.info("swiftflow \(SwiftflowVersion.string): store \(databasePath), artifact root \(root)")
+        let location = try BackendStore.location(backendStoreUri)
+        let store = try await BackendStore.open(
+            uri: backendStoreUri, poolSize: dbPoolSize, defaultArtifactRoot: root, logger: logger)
+        logger.info("swiftflow \(SwiftflowVersion.string): store \(location.description), artifact root \(root)")
         let registry = SQLRegistryStore(sharing: store)
         let app = buildApplication(
             configuration: configuration, store: store, registry: registry, artifacts: artifacts, logger: logger)
@@ -107,27 +112,5 @@ struct ServerCommand: AsyncParsableCommand {
     /// The values `mlflow server` counts as "no backend store given" (`_is_default_backend_store_uri`).
     static let defaultBackendStoreURIs: Set<String> = ["sqlite:///mlflow.db", "./mlruns"]
 
-    /// Turns a backend URI into a SQLite file path.
-    static func sqlitePath(from uri: String) throws -> String {
-        if uri.hasPrefix("sqlite://") {
-            let rest = String(uri.dropFirst("sqlite://".count))
-            // sqlite:///relative.db has one slash before the path, sqlite:////abs.db two.
-            guard rest.hasPrefix("/") else { throw ValidationError("Unsupported SQLite URI '\(uri)'.") }
-            let path = String(rest.dropFirst())
-            return absolute(path.isEmpty ? "mlflow.db" : path)
-        }
-        if uri.contains("://") {
-            throw ValidationError("Backend store '\(uri)' is not supported yet; use sqlite:///path or a file path.")
-        }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: uri, isDirectory: &isDirectory), isDirectory.boolValue {
-            return absolute((uri as NSString).appendingPathComponent("mlflow.db"))
-        }
-        return absolute(uri)
-    }
-
-    static func absolute(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(path).standardizedFileURL.path
-    }
+    static func absolute(_ path: String) -> String { BackendStore.absolute(path) }
 }

@@ -1,0 +1,42 @@
+import PostgresNIO
+import SwiftflowCore
+import SwiftflowStore
+import Testing
+
+@Suite("PostgreSQL backend URIs")
+struct PostgresURLTests {
+    @Test("MLflow's spellings are PostgreSQL URIs; SQLite URIs and paths are not")
+    func matches() {
+        for uri in ["postgresql://u:p@h/db", "postgres://u@h/db", "postgresql+psycopg2://u:p@h:5433/db",
+                    "postgresql+psycopg://u@h/db", "POSTGRESQL://u@h/db"] {
+            #expect(PostgresURL.matches(uri), "\(uri)")
+        }
+        for uri in ["sqlite:///mlflow.db", "./mlruns", "/var/lib/postgresql/mlflow.db", "mysql://u@h/db"] {
+            #expect(!PostgresURL.matches(uri), "\(uri)")
+        }
+    }
+
+    @Test("host, port, user, password, database and pool size are read; sslmode has libpq's names")
+    func configuration() throws {
+        let configuration = try PostgresURL.configuration(
+            "postgresql+psycopg2://alice:s%40cret@db.example:6543/mlflow?sslmode=disable", poolSize: 7)
+        #expect(configuration.host == "db.example")
+        #expect(configuration.port == 6543)
+        #expect(configuration.username == "alice")
+        #expect(configuration.password == "s@cret")
+        #expect(configuration.database == "mlflow")
+        #expect(configuration.options.maximumConnections == 7)
+        for mode in ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] {
+            _ = try PostgresURL.configuration("postgresql://u@h/db?sslmode=\(mode)")
+        }
+        #expect(throws: SwiftflowError.self) { try PostgresURL.configuration("postgresql://u@h/db?sslmode=sometimes") }
+        #expect(throws: SwiftflowError.self) { try PostgresURL.configuration("postgresql:///db") }
+    }
+
+    @Test("the password never reaches logs")
+    func redacted() {
+        #expect(PostgresURL.redacted("postgresql://u:secret@h:5432/db?sslmode=require")
+            == "postgresql://u:***@h:5432/db?sslmode=require")
+        #expect(PostgresURL.redacted("postgresql://u@h/db") == "postgresql://u@h/db")
+    }
+}
