@@ -30,6 +30,11 @@ let package = Package(
         // Already in the graph through hummingbird (same lower bound); named so SwiftflowArtifacts can use
         // NIO's file system without depending on the HTTP framework.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        // S3-compatible artifact storage: HTTP requests, and SHA-256/HMAC for AWS Signature Version 4.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // Already in the graph through async-http-client (same lower bound); named for MLFLOW_S3_IGNORE_TLS.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
     ],
     targets: [
         .target(
@@ -59,6 +64,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -84,6 +93,7 @@ let package = Package(
                 "SwiftflowServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -95,6 +105,8 @@ let package = Package(
                 "SwiftflowArtifacts",
                 "SwiftflowServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

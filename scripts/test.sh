@@ -9,6 +9,8 @@
 #   SKIP_UI=1 scripts/test.sh            without the headless-Chromium UI tests
 #   SKIP_POSTGRES=1 scripts/test.sh      store tests on SQLite only (else a throwaway PostgreSQL cluster
 #                                        is started by scripts/postgres.sh and named in SWIFTFLOW_TEST_POSTGRES_URL)
+#   SKIP_S3=1 scripts/test.sh            without the S3 artifact tests (moto on loopback, scripts/s3.sh)
+# With both, the whole conformance suite also runs against a server on PostgreSQL with artifacts in S3.
 #
 # One release build serves both: the unit tests and the server under test use the same objects.
 set -euo pipefail
@@ -30,13 +32,26 @@ if [ "${SKIP_POSTGRES:-0}" != 1 ] && [ -z "${SWIFTFLOW_TEST_POSTGRES_URL:-}" ]; 
   echo "== starting a throwaway PostgreSQL cluster"
   eval "$(scripts/postgres.sh start)"
   POSTGRES_STARTED=1
-  trap stop_postgres EXIT
   echo "PostgreSQL at ${SWIFTFLOW_TEST_POSTGRES_URL%%:*}://…@${SWIFTFLOW_TEST_POSTGRES_URL##*@}"
 fi
+# A local S3-compatible server (moto) for the live S3 tests and the conformance run with S3 artifacts.
+S3_ENDPOINT=""
+S3_STARTED=0
+if [ "${SKIP_S3:-0}" != 1 ]; then
+  S3_STATE="${S3_STATE_DIR:-${TMPDIR:-/tmp}/swiftflow-s3}"
+  if ! { [ -f "$S3_STATE/pid" ] && kill -0 "$(cat "$S3_STATE/pid")" 2>/dev/null; }; then S3_STARTED=1; fi
+  echo "== starting a local S3-compatible server (scripts/s3.sh)"
+  S3_ENDPOINT="$(scripts/s3.sh start)"
+  echo "S3 endpoint: $S3_ENDPOINT"
+  export SWIFTFLOW_TEST_S3_ENDPOINT="$S3_ENDPOINT" SWIFTFLOW_TEST_S3_BUCKET="${S3_BUCKET:-swiftflow-test}"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
+  export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+fi
+stop_s3() { if [ "$S3_STARTED" = 1 ]; then scripts/s3.sh stop || true; fi; }
+trap 'stop_postgres; stop_s3' EXIT
 
 echo "== swift test -c release"
 swift test -c release --skip-build
-stop_postgres
 
 if [ "${SKIP_CONFORMANCE:-0}" = 1 ]; then exit 0; fi
 if [ ! -x "$CONFORMANCE_DIR/run.sh" ]; then
@@ -57,6 +72,8 @@ cleanup() {
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
+  if [ -n "${S3_SERVER_PID:-}" ]; then kill -TERM "$S3_SERVER_PID" 2>/dev/null || true; fi
+  stop_s3
   if [ "${KEEP_DATA:-0}" = 1 ]; then echo "server data kept in $DATA_DIR"; else rm -rf "$DATA_DIR"; fi
 }
 trap cleanup EXIT
@@ -80,6 +97,40 @@ set -e
 if [ "$rc" != 0 ]; then
   echo "== server log (last 50 lines)"; tail -n 50 "$DATA_DIR/server.log"
   exit "$rc"
+fi
+
+# The conformance suite again against the team setup: PostgreSQL store (when a cluster runs) and
+# proxied artifacts in S3 (moto).
+if [ -n "$S3_ENDPOINT" ]; then
+  TEAM_STORE="sqlite:///$DATA_DIR/s3/mlflow.db"
+  TEAM_FILES=(tests/test_artifacts.py)
+  if [ -n "${SWIFTFLOW_TEST_POSTGRES_URL:-}" ]; then
+    TEAM_STORE="$SWIFTFLOW_TEST_POSTGRES_URL"
+    TEAM_FILES=("${CONFORMANCE_FILES[@]}")
+  fi
+  S3_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  S3_DESTINATION="s3://${SWIFTFLOW_TEST_S3_BUCKET}/conformance-$(date +%s)-$$"
+  mkdir -p "$DATA_DIR/s3"
+  echo "== starting a server with --artifacts-destination $S3_DESTINATION on port $S3_PORT"
+  (cd "$DATA_DIR/s3" && MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" exec "$ROOT/.build/release/swiftflow" server \
+    --host 127.0.0.1 --port "$S3_PORT" --backend-store-uri "$TEAM_STORE" \
+    --artifacts-destination "$S3_DESTINATION") >"$DATA_DIR/s3/server.log" 2>&1 &
+  S3_SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$S3_PORT/health" >/dev/null 2>&1 && break
+    kill -0 "$S3_SERVER_PID" 2>/dev/null || { echo "server exited early:" >&2; cat "$DATA_DIR/s3/server.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "== conformance: ${#TEAM_FILES[@]} file(s), store ${TEAM_STORE%%:*}, artifacts in S3"
+  set +e
+  "$CONFORMANCE_DIR/run.sh" "http://127.0.0.1:$S3_PORT" "${TEAM_FILES[@]}"
+  rc=$?
+  set -e
+  if [ "$rc" != 0 ]; then
+    echo "== S3 server log (last 50 lines)"; tail -n 50 "$DATA_DIR/s3/server.log"
+    exit "$rc"
+  fi
+  kill -TERM "$S3_SERVER_PID" 2>/dev/null || true
 fi
 
 # Every model URI form the official client resolves through a server, loaded and run.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -36,7 +37,11 @@ struct ServerCommand: AsyncParsableCommand {
         valueName: "uri"))
     var defaultArtifactRoot: String?
 
-    @Option(help: ArgumentHelp("The folder proxied artifacts are stored in.", valueName: "path"))
+    @Option(help: ArgumentHelp(
+        "Where proxied artifacts are stored: a folder, or s3://bucket/prefix (credentials, region and endpoint "
+            + "from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_DEFAULT_REGION, "
+            + "MLFLOW_S3_ENDPOINT_URL, MLFLOW_S3_IGNORE_TLS).",
+        valueName: "uri"))
     var artifactsDestination = "./mlartifacts"
 
     @Flag(inversion: .prefixedNo, help: "Proxy artifact uploads and downloads through the server.")
@@ -70,13 +75,45 @@ struct ServerCommand: AsyncParsableCommand {
             }
             logger.info("registry policies for: \(policies.keys.sorted().joined(separator: ", "))")
         }
+        let isS3 = artifactsDestination.hasPrefix("s3://")
         let configuration = ServerConfiguration(
             host: host, port: port, serveArtifacts: serveArtifacts,
-            artifactsDestination: Self.absolute(artifactsDestination), defaultArtifactRoot: root,
-            registryPolicies: policies)
-        let artifacts = ArtifactStores(
-            proxied: LocalArtifactRepository(root: configuration.artifactsDestination),
-            folder: { LocalArtifactRepository(root: $0) })
+            artifactsDestination: isS3 ? artifactsDestination : Self.absolute(artifactsDestination),
+            defaultArtifactRoot: root, registryPolicies: policies)
+        // S3 requests share one HTTP client, shut down when the server stops.
+        let (proxied, s3Client) = try Self.proxiedRepository(configuration.artifactsDestination, logger: logger)
+        let artifacts = ArtifactStores(proxied: proxied, folder: { LocalArtifactRepository(root: $0) })
+        do {
+            try await serve(configuration: configuration, artifacts: artifacts, root: root, logger: logger)
+        } catch {
+            if let s3Client { try? await s3Client.shutdown() }
+            throw error
+        }
+        if let s3Client { try await s3Client.shutdown() }
+    }
+
+    /// The repository of `--artifacts-destination`: a local folder, or an S3 bucket with the client it uses.
+    static func proxiedRepository(
+        _ destination: String, logger: Logger
+    ) throws -> (any ArtifactRepository, HTTPClient?) {
+        guard destination.hasPrefix("s3://") else { return (LocalArtifactRepository(root: destination), nil) }
+        let location: S3Location
+        let s3: S3Configuration
+        do {
+            location = try S3Location(uri: destination)
+            s3 = try S3Configuration(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        let client = S3ArtifactRepository.makeHTTPClient(for: s3)
+        logger.info("proxied artifacts in \(location.uri) at \(s3.endpoint ?? "AWS S3") (\(s3.region))")
+        return (S3ArtifactRepository(location: location, configuration: s3, client: client), client)
+    }
+
+    /// Runs the server until it stops: the artifacts proxy alone, or with the tracking store.
+    private func serve(
+        configuration: ServerConfiguration, artifacts: ArtifactStores, root: String, logger: Logger
+    ) async throws {
         if artifactsOnly {
             // As `mlflow server`: an artifacts-only server has no store, so naming one is a mistake.
             guard Self.defaultBackendStoreURIs.contains(backendStoreUri) else {

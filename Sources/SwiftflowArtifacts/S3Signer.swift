@@ -1,0 +1,184 @@
+import Crypto
+
+/// The keys that sign S3 requests: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, for temporary
+/// credentials, `AWS_SESSION_TOKEN`.
+public struct S3Credentials: Sendable, Hashable {
+    public var accessKeyId: String
+    public var secretAccessKey: String
+    public var sessionToken: String?
+
+    public init(accessKeyId: String, secretAccessKey: String, sessionToken: String? = nil) {
+        self.accessKeyId = accessKeyId
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+    }
+}
+
+/// AWS Signature Version 4 for S3, with the signature in the `Authorization` header.
+///
+/// The steps are AWS's: a canonical request (method, URI, sorted query, sorted lower-cased headers,
+/// the signed header names, the payload's hash), a string to sign (algorithm, time, scope, the
+/// canonical request's hash), and an HMAC-SHA256 chain from the secret key through date, region and
+/// service to the signature. S3 does not normalise or double-encode the path, so the canonical URI is
+/// the path as sent.
+package struct S3Signer: Sendable {
+    package static let unsignedPayload = "UNSIGNED-PAYLOAD"
+    /// The SHA-256 of no bytes, for requests without a body.
+    package static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    package var credentials: S3Credentials
+    package var region: String
+    package var service = "s3"
+
+    package init(credentials: S3Credentials, region: String) {
+        self.credentials = credentials
+        self.region = region
+    }
+
+    /// The headers to add to a request so that S3 accepts it: `x-amz-date`, `x-amz-content-sha256`,
+    /// `x-amz-security-token` when there is a session token, and `Authorization`.
+    ///
+    /// - Parameters:
+    ///   - method: the HTTP method, upper case.
+    ///   - path: the request's path, already URI-encoded as it goes on the wire (`/bucket/a%20b`).
+    ///   - query: the query parameters, not encoded.
+    ///   - headers: every other header that will be sent and signed; `host` must be among them.
+    ///   - payloadHash: the hex SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
+    ///   - time: seconds since 1970-01-01 UTC.
+    package func signedHeaders(
+        method: String, path: String, query: [(String, String)], headers: [(String, String)],
+        payloadHash: String, time: Int64
+    ) -> [(String, String)] {
+        let (date, dateTime) = Self.timestamps(time)
+        var added = [("x-amz-date", dateTime), ("x-amz-content-sha256", payloadHash)]
+        if let token = credentials.sessionToken, !token.isEmpty { added.append(("x-amz-security-token", token)) }
+        let authorization = self.authorization(
+            method: method, path: path, query: query, headers: headers + added, payloadHash: payloadHash,
+            date: date, dateTime: dateTime)
+        return added + [("Authorization", authorization)]
+    }
+
+    /// The `Authorization` header's value for a request whose headers already hold `x-amz-date` and
+    /// `x-amz-content-sha256`.
+    package func authorization(
+        method: String, path: String, query: [(String, String)], headers: [(String, String)],
+        payloadHash: String, date: String, dateTime: String
+    ) -> String {
+        var canonicalHeaders: [String: String] = [:]
+        for (name, value) in headers {
+            let name = name.lowercased()
+            let value = Self.trimmed(value)
+            canonicalHeaders[name] = canonicalHeaders[name].map { $0 + "," + value } ?? value
+        }
+        let names = canonicalHeaders.keys.sorted()
+        let signedNames = names.joined(separator: ";")
+        let encodedQuery: [(name: String, value: String)] = query.map { pair in
+            (Self.uriEncode(pair.0, encodeSlash: true), Self.uriEncode(pair.1, encodeSlash: true))
+        }
+        let sortedQuery = encodedQuery.sorted { a, b in a.name == b.name ? a.value < b.value : a.name < b.name }
+        let canonicalQuery = sortedQuery.map { pair in pair.name + "=" + pair.value }.joined(separator: "&")
+        let canonicalRequest = [
+            method, path.isEmpty ? "/" : path, canonicalQuery,
+            names.map { $0 + ":" + canonicalHeaders[$0]! + "\n" }.joined(), signedNames, payloadHash,
+        ].joined(separator: "\n")
+        let scope = "\(date)/\(region)/\(service)/aws4_request"
+        let stringToSign = [
+            "AWS4-HMAC-SHA256", dateTime, scope, Self.hex(SHA256.hash(data: Array(canonicalRequest.utf8))),
+        ].joined(separator: "\n")
+        let signature = Self.hex(HMAC<SHA256>.authenticationCode(
+            for: Array(stringToSign.utf8), using: SymmetricKey(data: signingKey(date: date))))
+        return "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), "
+            + "SignedHeaders=\(signedNames), Signature=\(signature)"
+    }
+
+    /// `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
+    package func signingKey(date: String) -> [UInt8] {
+        var key = Array(("AWS4" + credentials.secretAccessKey).utf8)
+        for part in [date, region, service, "aws4_request"] {
+            key = Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: SymmetricKey(data: key)))
+        }
+        return key
+    }
+
+    // MARK: - Encoding
+
+    /// AWS's `UriEncode`: every byte but `A-Z a-z 0-9 - _ . ~` as `%XX` (upper-case hex); `/` kept
+    /// unless `encodeSlash`.
+    package static func uriEncode(_ text: String, encodeSlash: Bool) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: "~"):
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "/") where !encodeSlash:
+                result.append("/")
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                result.unicodeScalars.append("%")
+                result.unicodeScalars.append(hex[Int(byte >> 4)])
+                result.unicodeScalars.append(hex[Int(byte & 0xF)])
+            }
+        }
+        return result
+    }
+
+    /// Lower-case hex of a digest or byte sequence.
+    package static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let digits = Array("0123456789abcdef".unicodeScalars)
+        var result = ""
+        for byte in bytes {
+            result.unicodeScalars.append(digits[Int(byte >> 4)])
+            result.unicodeScalars.append(digits[Int(byte & 0xF)])
+        }
+        return result
+    }
+
+    /// The hex SHA-256 of `bytes`, for `x-amz-content-sha256`.
+    package static func payloadHash<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var hasher = SHA256()
+        hasher.update(data: Array(bytes))
+        return hex(hasher.finalize())
+    }
+
+    /// Leading and trailing spaces removed, inner runs of spaces folded to one, as SigV4 asks.
+    static func trimmed(_ value: String) -> String {
+        value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+    }
+
+    /// `yyyyMMdd` and `yyyyMMdd'T'HHmmss'Z'` of a UTC time.
+    package static func timestamps(_ time: Int64) -> (date: String, dateTime: String) {
+        let (year, month, day) = civilDate(daysSinceEpoch: floorDivide(time, 86_400))
+        let seconds = time - floorDivide(time, 86_400) * 86_400
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let date = "\(year)" + two(month) + two(day)
+        return (date, date + "T" + two(seconds / 3600) + two(seconds / 60 % 60) + two(seconds % 60) + "Z")
+    }
+
+    static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
+    /// Year, month and day of a day count from 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    package static func civilDate(daysSinceEpoch days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = floorDivide(z, 146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// Days from 1970-01-01 to a date (Howard Hinnant's `days_from_civil`).
+    package static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = floorDivide(y, 400)
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}
