@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
         // Already in the graph through postgres-kit; named for the TLS settings of `sslmode`.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Already in the graph (postgres-nio, async-http-client); named for `sslmode` and MLFLOW_S3_IGNORE_TLS.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -33,8 +34,6 @@ let package = Package(
         // S3-compatible artifact storage: HTTP requests, and SHA-256/HMAC for AWS Signature Version 4.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
-        // Already in the graph through async-http-client (same lower bound); named for MLFLOW_S3_IGNORE_TLS.
-        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
     ],
     targets: [
         .target(
