@@ -1,4 +1,5 @@
 import Crypto
+import SwiftflowCore
 
 /// The keys that sign S3 requests: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, for temporary
 /// credentials, `AWS_SESSION_TOKEN`.
@@ -150,35 +151,15 @@ package struct S3Signer: Sendable {
 
     /// `yyyyMMdd` and `yyyyMMdd'T'HHmmss'Z'` of a UTC time.
     package static func timestamps(_ time: Int64) -> (date: String, dateTime: String) {
-        let (year, month, day) = civilDate(daysSinceEpoch: floorDivide(time, 86_400))
-        let seconds = time - floorDivide(time, 86_400) * 86_400
+        let (year, month, day) = Timestamp.civilDate(daysSinceEpoch: Timestamp.floorDivide(time, 86_400))
+        let seconds = time - Timestamp.floorDivide(time, 86_400) * 86_400
         func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let date = "\(year)" + two(month) + two(day)
         return (date, date + "T" + two(seconds / 3600) + two(seconds / 60 % 60) + two(seconds % 60) + "Z")
     }
 
-    static func floorDivide(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
-
-    /// Year, month and day of a day count from 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    package static func civilDate(daysSinceEpoch days: Int64) -> (Int64, Int64, Int64) {
-        let z = days + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    /// Days from 1970-01-01 to a date (Howard Hinnant's `days_from_civil`).
+    /// Days from 1970-01-01 to a date.
     package static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivide(y, 400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        Timestamp.daysSinceEpoch(year: year, month: month, day: day)
     }
 }
