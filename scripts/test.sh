@@ -59,8 +59,18 @@ if [ ! -x "$CONFORMANCE_DIR/run.sh" ]; then
   exit 1
 fi
 
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# wait_healthy PID PORT LOG: until /health answers; the log is shown if the server exits first.
+wait_healthy() {
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$2/health" >/dev/null 2>&1 && return 0
+    kill -0 "$1" 2>/dev/null || { echo "server exited early:" >&2; cat "$3" >&2; exit 1; }
+    sleep 0.1
+  done
+}
+
 DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/swiftflow-test.XXXXXX")"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$(free_port)"
 SERVER_PID=""
 REF_PID=""
 cleanup() {
@@ -83,11 +93,7 @@ echo "== starting .build/release/swiftflow server on port $PORT (data in $DATA_D
   --backend-store-uri "sqlite:///$DATA_DIR/mlflow.db" --artifacts-destination "$DATA_DIR/mlartifacts") \
   >"$DATA_DIR/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited early:" >&2; cat "$DATA_DIR/server.log" >&2; exit 1; }
-  sleep 0.1
-done
+wait_healthy "$SERVER_PID" "$PORT" "$DATA_DIR/server.log"
 
 echo "== conformance: official mlflow client against http://127.0.0.1:$PORT"
 set +e
@@ -108,7 +114,7 @@ if [ -n "$S3_ENDPOINT" ]; then
     TEAM_STORE="$SWIFTFLOW_TEST_POSTGRES_URL"
     TEAM_FILES=("${CONFORMANCE_FILES[@]}")
   fi
-  S3_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  S3_PORT="$(free_port)"
   S3_DESTINATION="s3://${SWIFTFLOW_TEST_S3_BUCKET}/conformance-$(date +%s)-$$"
   mkdir -p "$DATA_DIR/s3"
   echo "== starting a server with --artifacts-destination $S3_DESTINATION on port $S3_PORT"
@@ -116,11 +122,7 @@ if [ -n "$S3_ENDPOINT" ]; then
     --host 127.0.0.1 --port "$S3_PORT" --backend-store-uri "$TEAM_STORE" \
     --artifacts-destination "$S3_DESTINATION") >"$DATA_DIR/s3/server.log" 2>&1 &
   S3_SERVER_PID=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$S3_PORT/health" >/dev/null 2>&1 && break
-    kill -0 "$S3_SERVER_PID" 2>/dev/null || { echo "server exited early:" >&2; cat "$DATA_DIR/s3/server.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_healthy "$S3_SERVER_PID" "$S3_PORT" "$DATA_DIR/s3/server.log"
   echo "== conformance: ${#TEAM_FILES[@]} file(s), store ${TEAM_STORE%%:*}, artifacts in S3"
   set +e
   "$CONFORMANCE_DIR/run.sh" "http://127.0.0.1:$S3_PORT" "${TEAM_FILES[@]}"
@@ -144,13 +146,13 @@ VENV="${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}"
 # The web UI in headless Chromium, against a second server with data of its own (the checks count rows).
 if [ "${SKIP_UI:-0}" != 1 ]; then
   "$VENV/bin/python" -c 'import websocket' 2>/dev/null || "$VENV/bin/pip" install -q websocket-client
-  UI_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  UI_PORT="$(free_port)"
   mkdir -p "$DATA_DIR/ui"
   (cd "$DATA_DIR/ui" && exec "$ROOT/.build/release/swiftflow" server --host 127.0.0.1 --port "$UI_PORT" \
     --backend-store-uri "sqlite:///$DATA_DIR/ui/mlflow.db" --artifacts-destination "$DATA_DIR/ui/mlartifacts") \
     >"$DATA_DIR/ui/server.log" 2>&1 &
   UI_PID=$!
-  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$UI_PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_healthy "$UI_PID" "$UI_PORT" "$DATA_DIR/ui/server.log"
   echo "== UI tests: headless Chromium against http://127.0.0.1:$UI_PORT"
   set +e
   "$VENV/bin/python" "$ROOT/scripts/ui_test.py" "http://127.0.0.1:$UI_PORT" --screenshots "$DATA_DIR/ui/screenshots"
@@ -162,7 +164,7 @@ fi
 
 # The same searches against the official server and ours, answers compared cell by cell.
 if [ "${SKIP_SEARCH_DIFF:-0}" != 1 ]; then
-  REF_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  REF_PORT="$(free_port)"
   mkdir -p "$DATA_DIR/official"
   echo "== search diff: official mlflow server on port $REF_PORT against ours"
   (cd "$DATA_DIR/official" && MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false exec "$VENV/bin/mlflow" server \
