@@ -65,17 +65,6 @@ struct LocalArtifactRepositoryTests {
         return String(buffer: collected)
     }
 
-    static func code(_ body: () async throws -> Void) async -> SwiftflowError.Code? {
-        do {
-            try await body()
-            return nil
-        } catch let error as SwiftflowError {
-            return error.code
-        } catch {
-            return SwiftflowError.Code("unexpected \(error)")
-        }
-    }
-
     @Test("files round-trip through nested folders, whole or by range")
     func roundTrip() async throws {
         let fixture = try Fixture()
@@ -117,7 +106,7 @@ struct LocalArtifactRepositoryTests {
         let fixture = try Fixture()
         defer { fixture.folder.remove() }
         let repository = fixture.repository
-        let reserved = await Self.code {
+        let reserved = await thrownCode {
             try await repository.write(Self.path(".artifact.uploading.x"), contents: Chunks(parts: ["x"]))
         }
         #expect(reserved == .invalidParameterValue)
@@ -133,16 +122,16 @@ struct LocalArtifactRepositoryTests {
         let repository = fixture.repository
         try await repository.write(Self.path("d/f.txt"), contents: Chunks(parts: ["f"]))
 
-        #expect(await Self.code { _ = try await repository.attributes(of: Self.path("nope.txt")) } == .resourceDoesNotExist)
-        #expect(await Self.code { _ = try await repository.attributes(of: Self.path("d")) } == .invalidParameterValue)
-        #expect(await Self.code { _ = try await Self.read(repository, "nope.txt") } == .resourceDoesNotExist)
+        #expect(await thrownCode { _ = try await repository.attributes(of: Self.path("nope.txt")) } == .resourceDoesNotExist)
+        #expect(await thrownCode { _ = try await repository.attributes(of: Self.path("d")) } == .invalidParameterValue)
+        #expect(await thrownCode { _ = try await Self.read(repository, "nope.txt") } == .resourceDoesNotExist)
         // A file where a folder must be, and a folder where the file must be.
-        #expect(await Self.code {
+        #expect(await thrownCode {
             try await repository.write(Self.path("d/f.txt/g.txt"), contents: Chunks(parts: ["g"]))
         } == .invalidParameterValue)
-        #expect(await Self.code { try await repository.write(Self.path("d"), contents: Chunks(parts: ["g"])) }
+        #expect(await thrownCode { try await repository.write(Self.path("d"), contents: Chunks(parts: ["g"])) }
             == .invalidParameterValue)
-        #expect(await Self.code { try await repository.write(.root, contents: Chunks(parts: ["g"])) } == .invalidParameterValue)
+        #expect(await thrownCode { try await repository.write(.root, contents: Chunks(parts: ["g"])) } == .invalidParameterValue)
         #expect(try await repository.list(Self.path("missing")) == [])
         #expect(try await repository.list(Self.path("d/f.txt")) == [])
         #expect(try FileManager.default.contentsOfDirectory(atPath: fixture.root + "/d") == ["f.txt"])
@@ -160,7 +149,7 @@ struct LocalArtifactRepositoryTests {
         try await repository.delete(Self.path("t"))
         try await repository.delete(Self.path("never/there"))
         #expect(try await repository.list(.root) == [])
-        #expect(await Self.code { try await repository.delete(.root) } == .invalidParameterValue)
+        #expect(await thrownCode { try await repository.delete(.root) } == .invalidParameterValue)
         #expect(FileManager.default.fileExists(atPath: fixture.root))
     }
 
@@ -187,7 +176,7 @@ struct LocalArtifactRepositoryTests {
             ("delete a linked folder", { try await repository.delete(Self.path("out")) }),
         ]
         for (name, operation) in operations {
-            #expect(await Self.code(operation) == .invalidParameterValue, "\(name)")
+            #expect(await thrownCode(operation) == .invalidParameterValue, "\(name)")
         }
         #expect(try fixture.outsideFiles() == ["secret.txt"])
         #expect(try String(contentsOfFile: fixture.outside + "/secret.txt", encoding: .utf8) == "secret")

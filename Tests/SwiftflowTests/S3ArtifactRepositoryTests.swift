@@ -124,17 +124,6 @@ struct S3ArtifactRepositoryTests {
         return collected
     }
 
-    static func code(_ body: () async throws -> Void) async -> SwiftflowError.Code? {
-        do {
-            try await body()
-            return nil
-        } catch let error as SwiftflowError {
-            return error.code
-        } catch {
-            return SwiftflowError.Code("unexpected \(error)")
-        }
-    }
-
     @Test("small files round-trip through nested folders, whole or by range")
     func roundTrip() async throws {
         try await Self.withRepository { repository in
@@ -239,12 +228,12 @@ struct S3ArtifactRepositoryTests {
     func errors() async throws {
         try await Self.withRepository { repository in
             try await repository.write(Self.path("d/f.txt"), contents: Chunks(parts: ["f"]))
-            #expect(await Self.code { _ = try await repository.attributes(of: Self.path("nope.txt")) } == .resourceDoesNotExist)
-            #expect(await Self.code { _ = try await Self.read(repository, "nope.txt") } == .resourceDoesNotExist)
-            #expect(await Self.code { _ = try await repository.attributes(of: Self.path("d")) } == .invalidParameterValue)
-            #expect(await Self.code { _ = try await repository.attributes(of: .root) } == .invalidParameterValue)
-            #expect(await Self.code { try await repository.write(.root, contents: Chunks(parts: ["g"])) } == .invalidParameterValue)
-            #expect(await Self.code { try await repository.delete(.root) } == .invalidParameterValue)
+            #expect(await thrownCode { _ = try await repository.attributes(of: Self.path("nope.txt")) } == .resourceDoesNotExist)
+            #expect(await thrownCode { _ = try await Self.read(repository, "nope.txt") } == .resourceDoesNotExist)
+            #expect(await thrownCode { _ = try await repository.attributes(of: Self.path("d")) } == .invalidParameterValue)
+            #expect(await thrownCode { _ = try await repository.attributes(of: .root) } == .invalidParameterValue)
+            #expect(await thrownCode { try await repository.write(.root, contents: Chunks(parts: ["g"])) } == .invalidParameterValue)
+            #expect(await thrownCode { try await repository.delete(.root) } == .invalidParameterValue)
             #expect(try await repository.list(Self.path("missing")) == [])
             #expect(try await repository.list(Self.path("d/f.txt")) == [])
             try await repository.delete(Self.path("never/there"))

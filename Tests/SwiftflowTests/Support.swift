@@ -116,3 +116,8 @@ func errorCode(_ body: () async throws -> Void) async -> String? {
         return "unexpected \(error)"
     }
 }
+
+/// `errorCode` as a `SwiftflowError.Code`, for comparing with the named codes.
+func thrownCode(_ body: () async throws -> Void) async -> SwiftflowError.Code? {
+    await errorCode(body).map(SwiftflowError.Code.init)
+}
