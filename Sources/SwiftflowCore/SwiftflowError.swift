@@ -22,6 +22,8 @@ public struct SwiftflowError: Error, Sendable, CustomStringConvertible {
         public static let internalError = Code("INTERNAL_ERROR")
         public static let notImplemented = Code("NOT_IMPLEMENTED")
         public static let invalidState = Code("INVALID_STATE")
+        /// The database (or another backend) cannot be reached for now; HTTP 503.
+        public static let temporarilyUnavailable = Code("TEMPORARILY_UNAVAILABLE")
     }
 
     public var code: Code

@@ -13,7 +13,9 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as SwiftflowError {
-            if error.code == .internalError {
+            if error.code == .temporarilyUnavailable {
+                context.logger.warning("\(request.method) \(request.uri.path): \(error.message)")
+            } else if error.code == .internalError {
                 context.logger.error("\(request.method) \(request.uri.path) failed: \(error) cause: \(String(describing: error.cause))")
             }
             return Self.response(for: error)
@@ -49,6 +51,7 @@ package struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .requestLimitExceeded: .tooManyRequests
         case .internalError: .internalServerError
         case .notImplemented: .notImplemented
+        case .temporarilyUnavailable: .serviceUnavailable
         default: .badRequest
         }
     }

@@ -78,8 +78,9 @@ package final class MetricCoalescer: Sendable {
             try await executor.writeStatement { db in try await self.insert(db, items) }
             for item in batch { item.continuation.resume() }
         } catch {
-            if batch.count == 1 {
-                batch[0].continuation.resume(throwing: error)
+            // An unreachable database would fail each one alone too, each after its own wait.
+            if batch.count == 1 || (error as? SwiftflowError)?.code == .temporarilyUnavailable {
+                for item in batch { item.continuation.resume(throwing: error) }
                 return
             }
             for item in batch {

@@ -3,12 +3,17 @@ import PostgresKit
 import PostgresNIO
 import SQLKit
 import SwiftflowCore
+import Synchronization
 
 /// The server backend: a pool of PostgreSQL connections (postgres-nio's `PostgresClient`).
 ///
 /// Reads take any pooled connection; a write is one transaction (`BEGIN … COMMIT`, or `ROLLBACK` when
 /// its body throws) on one leased connection. PostgreSQL serialises conflicting writers itself, so
 /// unlike SQLite there is no writer lock: several replicas can share one database.
+///
+/// When the database cannot be reached, calls fail with `TEMPORARILY_UNAVAILABLE` (HTTP 503) instead
+/// of waiting: a call that gets no connection within `leaseTimeout` gives up, and a connection lost
+/// mid-call fails only that call. The pool reconnects by itself once the server is back.
 package final class PostgresExecutor: DatabaseExecutor {
     package let kind = DatabaseKind.postgres
     private let client: PostgresClient
@@ -52,34 +57,94 @@ package final class PostgresExecutor: DatabaseExecutor {
         return executor
     }
 
+    /// How long a call waits for a pooled connection. The pool queues calls while it cannot connect
+    /// (for up to a minute), so without this a client would hang instead of hearing that the
+    /// database is down.
+    package static let leaseTimeout: Duration = .seconds(10)
+
     package func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await Self.translatingErrors {
-            try await client.withConnection { connection in
-                try await body(connection.sql(queryLogLevel: nil))
-            }
-        }
+        try await withLease { connection in try await body(connection.sql(queryLogLevel: nil)) }
     }
 
     package func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await Self.translatingErrors { try await transaction(body) }
-    }
-
-    private func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
+        try await withLease { connection in
+            try await connection.query("BEGIN", logger: self.logger)
             do {
                 let result = try await body(connection.sql(queryLogLevel: nil))
-                try await connection.query("COMMIT", logger: logger)
+                try await connection.query("COMMIT", logger: self.logger)
                 return result
             } catch {
                 do {
-                    try await connection.query("ROLLBACK", logger: logger)
+                    try await connection.query("ROLLBACK", logger: self.logger)
                 } catch {
-                    logger.error("rollback failed: \(Self.message(of: error))")
+                    self.logger.error("rollback failed: \(Self.message(of: error))")
                 }
                 throw error
             }
         }
+    }
+
+    /// Runs `body` on a pooled connection, racing the lease against `leaseTimeout`, and turns the
+    /// driver's errors into the ones stores and clients need (see `translated`).
+    private func withLease<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let leased = LeaseFlag()
+        do {
+            return try await withoutActuallyEscaping(body) { body in
+                try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask {
+                        try await self.client.withConnection { connection in
+                            leased.set()
+                            return try await body(connection)
+                        }
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: Self.leaseTimeout)
+                        if leased.isSet { return nil }
+                        throw Self.unavailable("no connection to PostgreSQL within \(Self.leaseTimeout)")
+                    }
+                    while let result = try await group.next() {
+                        if let value = result {
+                            group.cancelAll()
+                            return value
+                        }
+                    }
+                    throw CancellationError()
+                }
+            }
+        } catch {
+            throw Self.translated(error, leased: leased.isSet)
+        }
+    }
+
+    /// A lost or refused connection becomes `TEMPORARILY_UNAVAILABLE`; an error the server sent becomes
+    /// `PostgresServerError` (the driver's description hides the server's SQLSTATE and message).
+    private static func translated(_ error: any Error, leased: Bool) -> any Error {
+        if error is SwiftflowError { return error }
+        if let error = error as? PSQLError {
+            if let info = error.serverInfo, let state = info[.sqlState] {
+                let message = info[.message] ?? ""
+                if isConnectionFailure(sqlState: state) { return unavailable(message) }
+                return PostgresServerError(sqlState: state, message: message, underlying: error)
+            }
+            if connectionFailureCodes.contains(error.code) { return unavailable(message(of: error)) }
+            return error
+        }
+        // Anything else before a connection was leased comes from the pool (circuit breaker, shutdown).
+        return leased ? error : unavailable(String(describing: error))
+    }
+
+    private static let connectionFailureCodes: [PSQLError.Code] = [
+        .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
+    ]
+
+    /// SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, crashed, starting up) and
+    /// 53300 (too many connections).
+    private static func isConnectionFailure(sqlState: String) -> Bool {
+        sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "53300"].contains(sqlState)
+    }
+
+    private static func unavailable(_ reason: String) -> SwiftflowError {
+        SwiftflowError(.temporarilyUnavailable, "The tracking database is unavailable (\(reason)). Retry later.")
     }
 
     package func writeStatement<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
@@ -92,18 +157,6 @@ package final class PostgresExecutor: DatabaseExecutor {
 
     package func errorMessage(_ error: any Error) -> String {
         Self.message(of: error)
-    }
-
-    /// The driver's errors hide the server's message from `description` (it may hold data); the
-    /// server's SQLSTATE and primary message are what stores and logs need, so errors the server
-    /// sent are rethrown as `PostgresServerError`.
-    private static func translatingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as PSQLError {
-            guard let info = error.serverInfo, let state = info[.sqlState] else { throw error }
-            throw PostgresServerError(sqlState: state, message: info[.message] ?? "", underlying: error)
-        }
     }
 
     /// The server's message for a PSQLError (whose description hides it on purpose), else the description.
@@ -120,6 +173,13 @@ package final class PostgresExecutor: DatabaseExecutor {
         runTask.cancel()
         await runTask.value
     }
+}
+
+/// Set once a call holds a connection; read by its lease timer.
+private final class LeaseFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
 /// An error PostgreSQL answered with: its SQLSTATE and primary message.

@@ -11,6 +11,7 @@ struct ErrorMappingTests {
         (SwiftflowError.Code.invalidParameterValue, 400), (.badRequest, 400), (.resourceAlreadyExists, 400),
         (.resourceDoesNotExist, 404), (.endpointNotFound, 404), (.unauthenticated, 401), (.permissionDenied, 403),
         (.resourceConflict, 409), (.requestLimitExceeded, 429), (.internalError, 500), (.notImplemented, 501),
+        (.temporarilyUnavailable, 503),
     ])
     func statuses(_ code: SwiftflowError.Code, _ status: Int) {
         #expect(Middleware.status(for: code).code == status)

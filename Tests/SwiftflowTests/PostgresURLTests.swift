@@ -1,4 +1,5 @@
 import PostgresNIO
+import SQLKit
 import SwiftflowCore
 import SwiftflowStore
 import Testing
@@ -38,5 +39,23 @@ struct PostgresURLTests {
         #expect(PostgresURL.redacted("postgresql://u:secret@h:5432/db?sslmode=require")
             == "postgresql://u:***@h:5432/db?sslmode=require")
         #expect(PostgresURL.redacted("postgresql://u@h/db") == "postgresql://u@h/db")
+    }
+
+    @Test("an unreachable server is TEMPORARILY_UNAVAILABLE within the lease timeout, not a hang")
+    func unreachable() async throws {
+        // A port nothing listens on: bind one, close it.
+        let port = try ServerProcess.freePort()
+        let configuration = try PostgresURL.configuration("postgresql://u:p@127.0.0.1:\(port)/db?sslmode=disable")
+        let executor = PostgresExecutor(configuration: configuration, logger: Logger(label: "test"))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await #expect(throws: SwiftflowError.self) {
+            _ = try await executor.read { db in try await db.raw("SELECT 1 AS one").all() }
+        }
+        let waited = clock.now - start
+        #expect(error?.code == .temporarilyUnavailable)
+        #expect(waited >= PostgresExecutor.leaseTimeout - .seconds(1))
+        #expect(waited < PostgresExecutor.leaseTimeout + .seconds(5))
+        await executor.shutdown()
     }
 }
