@@ -10,7 +10,9 @@
 #   SKIP_POSTGRES=1 scripts/test.sh      store tests on SQLite only (else a throwaway PostgreSQL cluster
 #                                        is started by scripts/postgres.sh and named in SWIFTFLOW_TEST_POSTGRES_URL)
 #   SKIP_S3=1 scripts/test.sh            without the S3 artifact tests (moto on loopback, scripts/s3.sh)
-# With both, the whole conformance suite also runs against a server on PostgreSQL with artifacts in S3.
+# With both, the whole conformance suite also runs against two replicas behind a round-robin proxy
+# (nginx, scripts/proxy.sh), on PostgreSQL with artifacts in S3, followed by the PostgreSQL outage test
+# (scripts/pg_outage.py).
 #
 # One release build serves both: the unit tests and the server under test use the same objects.
 set -euo pipefail
@@ -73,6 +75,13 @@ DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/swiftflow-test.XXXXXX")"
 PORT="$(free_port)"
 SERVER_PID=""
 REF_PID=""
+REPLICA_PIDS=()
+PROXY_DIR=""
+stop_team() {
+  if [ -n "$PROXY_DIR" ]; then scripts/proxy.sh stop "$PROXY_DIR" || true; PROXY_DIR=""; fi
+  for pid in "${REPLICA_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  REPLICA_PIDS=()
+}
 cleanup() {
   stop_postgres
   if [ -n "$REF_PID" ]; then kill -TERM "$REF_PID" 2>/dev/null || true; fi
@@ -82,7 +91,7 @@ cleanup() {
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SERVER_PID" 2>/dev/null || true
   fi
-  if [ -n "${S3_SERVER_PID:-}" ]; then kill -TERM "$S3_SERVER_PID" 2>/dev/null || true; fi
+  stop_team
   stop_s3
   if [ "${KEEP_DATA:-0}" = 1 ]; then echo "server data kept in $DATA_DIR"; else rm -rf "$DATA_DIR"; fi
 }
@@ -105,34 +114,59 @@ if [ "$rc" != 0 ]; then
   exit "$rc"
 fi
 
-# The conformance suite again against the team setup: PostgreSQL store (when a cluster runs) and
-# proxied artifacts in S3 (moto).
+# The conformance suite again against the team setup: two replicas behind a round-robin proxy
+# (nginx), on PostgreSQL (when a cluster runs) with proxied artifacts in S3 (moto). Then the
+# PostgreSQL outage test against the same replicas.
 if [ -n "$S3_ENDPOINT" ]; then
-  TEAM_STORE="sqlite:///$DATA_DIR/s3/mlflow.db"
+  TEAM_STORE="sqlite:///$DATA_DIR/team/mlflow.db"
   TEAM_FILES=(tests/test_artifacts.py)
+  REPLICAS=1
   if [ -n "${SWIFTFLOW_TEST_POSTGRES_URL:-}" ]; then
     TEAM_STORE="$SWIFTFLOW_TEST_POSTGRES_URL"
     TEAM_FILES=("${CONFORMANCE_FILES[@]}")
+    REPLICAS=2
   fi
-  S3_PORT="$(free_port)"
   S3_DESTINATION="s3://${SWIFTFLOW_TEST_S3_BUCKET}/conformance-$(date +%s)-$$"
-  mkdir -p "$DATA_DIR/s3"
-  echo "== starting a server with --artifacts-destination $S3_DESTINATION on port $S3_PORT"
-  (cd "$DATA_DIR/s3" && MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" exec "$ROOT/.build/release/swiftflow" server \
-    --host 127.0.0.1 --port "$S3_PORT" --backend-store-uri "$TEAM_STORE" \
-    --artifacts-destination "$S3_DESTINATION") >"$DATA_DIR/s3/server.log" 2>&1 &
-  S3_SERVER_PID=$!
-  wait_healthy "$S3_SERVER_PID" "$S3_PORT" "$DATA_DIR/s3/server.log"
-  echo "== conformance: ${#TEAM_FILES[@]} file(s), store ${TEAM_STORE%%:*}, artifacts in S3"
+  REPLICA_PORTS=()
+  for n in $(seq 1 "$REPLICAS"); do
+    REPLICA_PORTS+=("$(free_port)")
+    mkdir -p "$DATA_DIR/team/$n"
+    echo "== starting replica $n on port ${REPLICA_PORTS[-1]}: store ${TEAM_STORE%%:*}, --artifacts-destination $S3_DESTINATION"
+    (cd "$DATA_DIR/team/$n" && MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" exec "$ROOT/.build/release/swiftflow" server \
+      --host 127.0.0.1 --port "${REPLICA_PORTS[-1]}" --backend-store-uri "$TEAM_STORE" \
+      --artifacts-destination "$S3_DESTINATION") >"$DATA_DIR/team/$n/server.log" 2>&1 &
+    REPLICA_PIDS+=($!)
+  done
+  for n in $(seq 1 "$REPLICAS"); do
+    wait_healthy "${REPLICA_PIDS[$((n - 1))]}" "${REPLICA_PORTS[$((n - 1))]}" "$DATA_DIR/team/$n/server.log"
+  done
+  TEAM_PORT="${REPLICA_PORTS[0]}"
+  if [ "$REPLICAS" -gt 1 ]; then
+    TEAM_PORT="$(free_port)"
+    PROXY_DIR="$(scripts/proxy.sh start "$TEAM_PORT" "${REPLICA_PORTS[@]}")"
+    echo "== round-robin proxy (nginx) on port $TEAM_PORT in front of ports ${REPLICA_PORTS[*]}"
+  fi
+  team_logs() {
+    for n in $(seq 1 "$REPLICAS"); do echo "== replica $n log (last 30 lines)"; tail -n 30 "$DATA_DIR/team/$n/server.log"; done
+  }
+  echo "== conformance: ${#TEAM_FILES[@]} file(s) through http://127.0.0.1:$TEAM_PORT, store ${TEAM_STORE%%:*}, artifacts in S3"
   set +e
-  "$CONFORMANCE_DIR/run.sh" "http://127.0.0.1:$S3_PORT" "${TEAM_FILES[@]}"
+  "$CONFORMANCE_DIR/run.sh" "http://127.0.0.1:$TEAM_PORT" "${TEAM_FILES[@]}"
   rc=$?
   set -e
-  if [ "$rc" != 0 ]; then
-    echo "== S3 server log (last 50 lines)"; tail -n 50 "$DATA_DIR/s3/server.log"
-    exit "$rc"
+  if [ "$rc" != 0 ]; then team_logs; exit "$rc"; fi
+  if [ -n "${PROXY_DIR:-}" ]; then
+    echo "requests answered per replica:"; scripts/proxy.sh counts "$PROXY_DIR"
+    echo "== PostgreSQL outage while clients log through the replicas"
+    set +e
+    python3 "$ROOT/scripts/pg_outage.py" "http://127.0.0.1:$TEAM_PORT" \
+      --halt "$ROOT/scripts/postgres.sh halt" --resume "$ROOT/scripts/postgres.sh resume" \
+      $(printf -- '--pid %s ' "${REPLICA_PIDS[@]}")
+    rc=$?
+    set -e
+    if [ "$rc" != 0 ]; then team_logs; exit "$rc"; fi
   fi
-  kill -TERM "$S3_SERVER_PID" 2>/dev/null || true
+  stop_team
 fi
 
 # Every model URI form the official client resolves through a server, loaded and run.
