@@ -21,6 +21,9 @@ package protocol DatabaseExecutor: Sendable {
     /// True if `error` is the driver's unique-constraint violation.
     func isUniqueViolation(_ error: any Error) -> Bool
 
+    /// True if `error` is the driver's foreign-key violation (a row naming a run that does not exist).
+    func isForeignKeyViolation(_ error: any Error) -> Bool
+
     /// The database's own message for `error` (PostgreSQL's driver hides it from `description`).
     func errorMessage(_ error: any Error) -> String
 

@@ -155,6 +155,10 @@ package final class PostgresExecutor: DatabaseExecutor {
         (error as? PostgresServerError)?.sqlState == PostgresError.Code.uniqueViolation.raw
     }
 
+    package func isForeignKeyViolation(_ error: any Error) -> Bool {
+        (error as? PostgresServerError)?.sqlState == PostgresError.Code.foreignKeyViolation.raw
+    }
+
     package func errorMessage(_ error: any Error) -> String {
         Self.message(of: error)
     }

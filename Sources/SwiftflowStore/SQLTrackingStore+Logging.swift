@@ -34,8 +34,10 @@ extension SQLTrackingStore {
                 try await self.insertModelMetrics(db, runId: runId, metrics: modelMetrics)
                 try await self.upsertTags(db, runId: runId, tags: cleanTags)
             }
-        } catch let error where executor.errorMessage(error).contains(Schema.runNotActiveMarker) {
-            // The trigger refused the points: say why, as MLflow does.
+        } catch let error
+            where executor.errorMessage(error).contains(Schema.runNotActiveMarker) || executor.isForeignKeyViolation(error)
+        {
+            // The trigger (or, for an unknown run on PostgreSQL, the foreign key) refused the points: say why, as MLflow does.
             try await executor.read { db in try await self.requireActiveRun(db, runId: runId) }
             throw SwiftflowError(.internalError, "Run \(runId) changed state while logging.", cause: error)
         }

@@ -137,6 +137,10 @@ package final class SQLiteExecutor: DatabaseExecutor {
         }
     }
 
+    package func isForeignKeyViolation(_ error: any Error) -> Bool {
+        (error as? SQLiteError)?.reason == .constraintForeignKeyFailed
+    }
+
     package func errorMessage(_ error: any Error) -> String {
         String(describing: error)
     }

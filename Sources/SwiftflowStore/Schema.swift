@@ -269,6 +269,12 @@ package enum Schema {
         Migration(id: "0005-model-version-number-index") { _ in
             ["CREATE INDEX model_versions_version ON model_versions (version, model_id)"]
         },
+        // PostgreSQL: the metric rules once per statement instead of once per row (a 1,000-point batch
+        // ran 2,000 PL/pgSQL calls), with `latest_metrics` rows locked in key order, so that replicas
+        // upserting the same keys wait for each other instead of deadlocking.
+        Migration(id: "0006-statement-metric-triggers") { kind in
+            kind == .postgres ? postgresStatementMetricTriggers : []
+        },
     ]
 
     /// Keeps `latest_metrics` current and refuses points for runs that are not active, inside the
@@ -337,6 +343,39 @@ package enum Schema {
             ]
         }
     }
+
+    /// The same two rules as `metricTriggers(.postgres)`, over each statement's new rows.
+    static let postgresStatementMetricTriggers = [
+        "DROP TRIGGER metrics_require_active_run ON metrics",
+        "DROP TRIGGER metrics_update_latest ON metrics",
+        "DROP FUNCTION metrics_require_active_run()",
+        "DROP FUNCTION metrics_update_latest()",
+        """
+        CREATE FUNCTION metrics_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (
+                SELECT 1 FROM (SELECT DISTINCT run_id FROM new_points) n LEFT JOIN runs r ON r.run_id = n.run_id
+                WHERE r.lifecycle_stage IS DISTINCT FROM 'active'
+            ) THEN
+                RAISE EXCEPTION '\(runNotActiveMarker)';
+            END IF;
+            INSERT INTO latest_metrics AS l (run_id, key, value, timestamp, step, is_nan)
+            SELECT DISTINCT ON (run_id, key) run_id, key, value, timestamp, step, is_nan FROM new_points
+            ORDER BY run_id, key, step DESC, timestamp DESC, value DESC
+            ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
+                step = excluded.step, is_nan = excluded.is_nan
+            WHERE excluded.step > l.step
+                OR (excluded.step = l.step AND excluded.timestamp > l.timestamp)
+                OR (excluded.step = l.step AND excluded.timestamp = l.timestamp AND excluded.value > l.value);
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER metrics_after_insert AFTER INSERT ON metrics
+        REFERENCING NEW TABLE AS new_points FOR EACH STATEMENT EXECUTE FUNCTION metrics_after_insert()
+        """,
+    ]
 
     /// The text the active-run trigger aborts with; the store turns it into MLflow's error.
     package static let runNotActiveMarker = "swiftflow: run is not active"
