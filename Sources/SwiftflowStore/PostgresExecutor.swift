@@ -18,6 +18,8 @@ package final class PostgresExecutor: DatabaseExecutor {
     package let kind = DatabaseKind.postgres
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
+    /// Refreshes planner statistics of tables that changed a lot (see `analyzeChangedTables`).
+    private let statisticsTask = Mutex<Task<Void, Never>?>(nil)
     private let logger: Logger
 
     /// Starts a pool for `configuration` (see `PostgresURL`); connections open on demand.
@@ -54,6 +56,14 @@ package final class PostgresExecutor: DatabaseExecutor {
                 .internalError, "Cannot connect to PostgreSQL at \(PostgresURL.redacted(uri)): \(message(of: error))",
                 cause: error)
         }
+        executor.statisticsTask.withLock { task in
+            task = Task { [weak executor] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: statisticsInterval)
+                    await executor?.analyzeChangedTables()
+                }
+            }
+        }
         return executor
     }
 
@@ -63,14 +73,14 @@ package final class PostgresExecutor: DatabaseExecutor {
     package static let leaseTimeout: Duration = .seconds(10)
 
     package func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withLease { connection in try await body(connection.sql(queryLogLevel: nil)) }
+        try await withLease { connection in try await body(PostgresHandle(connection)) }
     }
 
     package func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withLease { connection in
             try await connection.query("BEGIN", logger: self.logger)
             do {
-                let result = try await body(connection.sql(queryLogLevel: nil))
+                let result = try await body(PostgresHandle(connection))
                 try await connection.query("COMMIT", logger: self.logger)
                 return result
             } catch {
@@ -173,7 +183,34 @@ package final class PostgresExecutor: DatabaseExecutor {
         return String(describing: error)
     }
 
+    /// How often `analyzeChangedTables` looks.
+    static let statisticsInterval: Duration = .seconds(10)
+
+    /// ANALYZEs the tables whose rows changed by more than a fifth (and 1,000) since their last
+    /// statistics. Autovacuum does the same only once a minute by default, and until then a freshly
+    /// filled table is planned as if empty: a run search over 10,000 new runs took 390 ms instead of 30.
+    /// Replicas may both do it; ANALYZE is cheap at these sizes and harmless twice.
+    func analyzeChangedTables() async {
+        do {
+            let tables = try await read { db in
+                try await db.raw("""
+                    SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema()
+                    AND n_mod_since_analyze > 1000 AND n_mod_since_analyze > n_live_tup / 5
+                    """).all().map { try $0.decode(column: "relname", as: String.self) }
+            }
+            for table in tables {
+                try await read { db in
+                    try await db.raw("ANALYZE \(ident: table)").run()
+                }
+                logger.debug("analyzed \(table)")
+            }
+        } catch {
+            logger.debug("refreshing table statistics failed: \(Self.message(of: error))")
+        }
+    }
+
     package func shutdown() async {
+        statisticsTask.withLock { $0?.cancel() }
         runTask.cancel()
         await runTask.value
     }
