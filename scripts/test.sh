@@ -86,6 +86,7 @@ cleanup() {
   stop_postgres
   if [ -n "$REF_PID" ]; then kill -TERM "$REF_PID" 2>/dev/null || true; fi
   if [ -n "${UI_PID:-}" ]; then kill -TERM "$UI_PID" 2>/dev/null || true; fi
+  if [ -n "${DIRECT_PID:-}" ]; then kill -TERM "$DIRECT_PID" 2>/dev/null || true; fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -176,6 +177,26 @@ echo "== model URIs through http://127.0.0.1:$PORT"
 tail -n 1 "$DATA_DIR/model_uris.log"
 
 VENV="${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}"
+
+# Runs whose artifact root is in S3 and whose client writes there itself (no proxy).
+if [ -n "$S3_ENDPOINT" ]; then
+  "$VENV/bin/python" -c 'import boto3' 2>/dev/null || "$VENV/bin/pip" install -q boto3
+  DIRECT_PORT="$(free_port)"
+  mkdir -p "$DATA_DIR/direct"
+  (cd "$DATA_DIR/direct" && MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" exec "$ROOT/.build/release/swiftflow" server \
+    --host 127.0.0.1 --port "$DIRECT_PORT" --backend-store-uri "sqlite:///$DATA_DIR/direct/mlflow.db" \
+    --no-serve-artifacts --default-artifact-root "s3://${SWIFTFLOW_TEST_S3_BUCKET}/direct-$(date +%s)-$$") \
+    >"$DATA_DIR/direct/server.log" 2>&1 &
+  DIRECT_PID=$!
+  wait_healthy "$DIRECT_PID" "$DIRECT_PORT" "$DATA_DIR/direct/server.log"
+  echo "== artifacts in S3 written by the client (--no-serve-artifacts --default-artifact-root s3://…)"
+  set +e
+  MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" "$VENV/bin/python" "$ROOT/scripts/s3_direct.py" "http://127.0.0.1:$DIRECT_PORT"
+  rc=$?
+  set -e
+  kill -TERM "$DIRECT_PID" 2>/dev/null || true
+  if [ "$rc" != 0 ]; then echo "== server log (last 30 lines)"; tail -n 30 "$DATA_DIR/direct/server.log"; exit "$rc"; fi
+fi
 
 # The web UI in headless Chromium, against a second server with data of its own (the checks count rows).
 if [ "${SKIP_UI:-0}" != 1 ]; then

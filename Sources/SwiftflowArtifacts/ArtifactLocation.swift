@@ -7,9 +7,12 @@ public enum ArtifactLocation: Equatable, Sendable {
     case proxied(ArtifactPath)
     /// A folder on the server's machine: a plain path or a `file:` URI, as given (maybe relative).
     case folder(String)
+    /// An S3 bucket and key prefix: the artifact root of runs when the server does not proxy artifacts
+    /// (`--no-serve-artifacts --default-artifact-root s3://…`) and clients write to the bucket themselves.
+    case s3(S3Location)
     /// `runs:/<run_id>/<path>`: a path inside another run's artifacts.
     case run(id: String, path: ArtifactPath)
-    /// A store this server does not reach (`s3`, `gs`, an http URL outside the artifacts API...): the scheme.
+    /// A store this server does not reach (`gs`, an http URL outside the artifacts API...): the scheme.
     case unsupported(scheme: String)
 
     /// The route MLflow anchors proxied http(s) artifact URIs on.
@@ -35,6 +38,8 @@ public enum ArtifactLocation: Equatable, Sendable {
             self = .folder(ModelVersionSource.unquote(parts.path, plus: false))
         case "":
             self = .folder(uri)
+        case "s3":
+            self = .s3(try S3Location(uri: uri))
         case "runs":
             let rest = parts.path.drop(while: { $0 == "/" })
             let runId = rest.prefix(while: { $0 != "/" })

@@ -192,6 +192,14 @@ struct ArtifactRoutes {
             return (stores.proxied, path)
         case .folder(let folder):
             return (stores.folder(folder), .root)
+        case .s3(let location):
+            guard let s3 = stores.s3 else {
+                throw SwiftflowError(
+                    .notImplemented,
+                    "The artifacts at '\(uri)' cannot be read by this server: it was started without an S3 "
+                        + "configuration (an s3:// --default-artifact-root or --artifacts-destination).")
+            }
+            return (s3(location), .root)
         case .run(let id, let path) where followRuns:
             let run = try await tracking.getRun(id: id)
             let (repository, root) = try await resolve(run.info.artifactUri, tracking: tracking, followRuns: false)

@@ -81,33 +81,53 @@ struct ServerCommand: AsyncParsableCommand {
             artifactsDestination: isS3 ? artifactsDestination : Self.absolute(artifactsDestination),
             defaultArtifactRoot: root, registryPolicies: policies)
         // S3 requests share one HTTP client, shut down when the server stops.
-        let (proxied, s3Client) = try Self.proxiedRepository(configuration.artifactsDestination, logger: logger)
-        let artifacts = ArtifactStores(proxied: proxied, folder: { LocalArtifactRepository(root: $0) })
+        let s3 = try Self.s3Access(destination: configuration.artifactsDestination, root: root, logger: logger)
+        let proxied: any ArtifactRepository
+        if let s3, let location = s3.destination {
+            proxied = S3ArtifactRepository(location: location, configuration: s3.configuration, client: s3.client)
+        } else {
+            proxied = LocalArtifactRepository(root: configuration.artifactsDestination)
+        }
+        var s3Repository: (@Sendable (S3Location) -> any ArtifactRepository)?
+        if let s3 {
+            let (configuration, client) = (s3.configuration, s3.client)
+            s3Repository = { S3ArtifactRepository(location: $0, configuration: configuration, client: client) }
+        }
+        let artifacts = ArtifactStores(
+            proxied: proxied, folder: { LocalArtifactRepository(root: $0) }, s3: s3Repository)
         do {
             try await serve(configuration: configuration, artifacts: artifacts, root: root, logger: logger)
         } catch {
-            if let s3Client { try? await s3Client.shutdown() }
+            if let s3 { try? await s3.client.shutdown() }
             throw error
         }
-        if let s3Client { try await s3Client.shutdown() }
+        if let s3 { try await s3.client.shutdown() }
     }
 
-    /// The repository of `--artifacts-destination`: a local folder, or an S3 bucket with the client it uses.
-    static func proxiedRepository(
-        _ destination: String, logger: Logger
-    ) throws -> (any ArtifactRepository, HTTPClient?) {
-        guard destination.hasPrefix("s3://") else { return (LocalArtifactRepository(root: destination), nil) }
-        let location: S3Location
+    /// S3 as the server uses it: the proxied destination if it is a bucket, and the client and
+    /// settings (MLflow's environment variables) for it and for runs whose artifact root is `s3://`.
+    /// Nil when neither `--artifacts-destination` nor the default artifact root is in S3.
+    static func s3Access(
+        destination: String, root: String, logger: Logger
+    ) throws -> (configuration: S3Configuration, client: HTTPClient, destination: S3Location?)? {
+        guard destination.hasPrefix("s3://") || root.hasPrefix("s3://") else { return nil }
+        let location: S3Location?
         let s3: S3Configuration
         do {
-            location = try S3Location(uri: destination)
+            location = destination.hasPrefix("s3://") ? try S3Location(uri: destination) : nil
             s3 = try S3Configuration(environment: ProcessInfo.processInfo.environment)
+            if root.hasPrefix("s3://") { _ = try S3Location(uri: root) }
         } catch {
             throw ValidationError(error.message)
         }
         let client = S3ArtifactRepository.makeHTTPClient(for: s3)
-        logger.info("proxied artifacts in \(location.uri) at \(s3.endpoint ?? "AWS S3") (\(s3.region))")
-        return (S3ArtifactRepository(location: location, configuration: s3, client: client), client)
+        if let location {
+            logger.info("proxied artifacts in \(location.uri) at \(s3.endpoint ?? "AWS S3") (\(s3.region))")
+        }
+        if root.hasPrefix("s3://") {
+            logger.info("artifact root \(root): clients write to \(s3.endpoint ?? "AWS S3") themselves")
+        }
+        return (s3, client, location)
     }
 
     /// Runs the server until it stops: the artifacts proxy alone, or with the tracking store.
