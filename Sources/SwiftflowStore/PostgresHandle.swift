@@ -11,20 +11,14 @@ import SQLKit
 /// of 1,000 runs is ~20,000 values, and that was 40% of the server's time on PostgreSQL. These rows
 /// decode the common types with postgres-nio's own decoders (the ones PostgresKit's fast path ends
 /// in).
-struct PostgresHandle: SQLDatabase {
+struct PostgresHandle: DriverHandle {
     let connection: PostgresConnection
-    private let base: any SQLDatabase
+    let base: any SQLDatabase
 
     init(_ connection: PostgresConnection) {
         self.connection = connection
         self.base = connection.sql(queryLogLevel: nil)
     }
-
-    var eventLoop: any EventLoop { base.eventLoop }
-    var logger: Logger { base.logger }
-    var dialect: any SQLDialect { base.dialect }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var queryLogLevel: Logger.Level? { nil }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
         base.execute(sql: query, onRow)
@@ -69,16 +63,16 @@ struct PostgresValueRow: SQLRow {
         }
         let cell = row[column]
         switch ObjectIdentifier(D.self) {
-        case Types.string: return unsafeBitCast(try cell.decode(String.self), to: D.self)
-        case Types.optionalString: return unsafeBitCast(try cell.decode(String?.self), to: D.self)
-        case Types.int64: return unsafeBitCast(try cell.decode(Int64.self), to: D.self)
-        case Types.optionalInt64: return unsafeBitCast(try cell.decode(Int64?.self), to: D.self)
-        case Types.int: return unsafeBitCast(try cell.decode(Int.self), to: D.self)
-        case Types.optionalInt: return unsafeBitCast(try cell.decode(Int?.self), to: D.self)
-        case Types.double: return unsafeBitCast(try cell.decode(Double.self), to: D.self)
-        case Types.optionalDouble: return unsafeBitCast(try cell.decode(Double?.self), to: D.self)
-        case Types.bool: return unsafeBitCast(try cell.decode(Bool.self), to: D.self)
-        case Types.optionalBool: return unsafeBitCast(try cell.decode(Bool?.self), to: D.self)
+        case ColumnTypes.string: return unsafeBitCast(try cell.decode(String.self), to: D.self)
+        case ColumnTypes.optionalString: return unsafeBitCast(try cell.decode(String?.self), to: D.self)
+        case ColumnTypes.int64: return unsafeBitCast(try cell.decode(Int64.self), to: D.self)
+        case ColumnTypes.optionalInt64: return unsafeBitCast(try cell.decode(Int64?.self), to: D.self)
+        case ColumnTypes.int: return unsafeBitCast(try cell.decode(Int.self), to: D.self)
+        case ColumnTypes.optionalInt: return unsafeBitCast(try cell.decode(Int?.self), to: D.self)
+        case ColumnTypes.double: return unsafeBitCast(try cell.decode(Double.self), to: D.self)
+        case ColumnTypes.optionalDouble: return unsafeBitCast(try cell.decode(Double?.self), to: D.self)
+        case ColumnTypes.bool: return unsafeBitCast(try cell.decode(Bool.self), to: D.self)
+        case ColumnTypes.optionalBool: return unsafeBitCast(try cell.decode(Bool?.self), to: D.self)
         default:
             // The store reads nothing else; a type without a PostgreSQL decoding is a programming error
             // that the store tests on PostgreSQL would show.
@@ -94,16 +88,4 @@ struct PostgresValueRow: SQLRow {
         try cell.decode(T.self, context: .default)
     }
 
-    private enum Types {
-        static let string = ObjectIdentifier(String.self)
-        static let optionalString = ObjectIdentifier(String?.self)
-        static let int64 = ObjectIdentifier(Int64.self)
-        static let optionalInt64 = ObjectIdentifier(Int64?.self)
-        static let int = ObjectIdentifier(Int.self)
-        static let optionalInt = ObjectIdentifier(Int?.self)
-        static let double = ObjectIdentifier(Double.self)
-        static let optionalDouble = ObjectIdentifier(Double?.self)
-        static let bool = ObjectIdentifier(Bool.self)
-        static let optionalBool = ObjectIdentifier(Bool?.self)
-    }
 }

@@ -11,20 +11,14 @@ import SQLiteNIO
 /// quarter of the server's time. These rows read the common column types directly, with the same
 /// conversions (`SQLiteDataConvertible`) and the same errors, and hand anything else to SQLiteKit's
 /// decoder.
-struct SQLiteHandle: SQLDatabase {
+struct SQLiteHandle: DriverHandle {
     let connection: SQLiteConnection
-    private let base: any SQLDatabase
+    let base: any SQLDatabase
 
     init(_ connection: SQLiteConnection) {
         self.connection = connection
         self.base = connection.sql(queryLogLevel: nil)
     }
-
-    var eventLoop: any EventLoop { base.eventLoop }
-    var logger: Logger { base.logger }
-    var dialect: any SQLDialect { base.dialect }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var queryLogLevel: Logger.Level? { nil }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
         let (sql, binds) = serialize(query)
@@ -41,6 +35,34 @@ struct SQLiteHandle: SQLDatabase {
         let encoder = SQLiteDataEncoder()
         try await connection.query(sql, try binds.map { try encoder.encode($0) }) { onRow(SQLiteValueRow(row: $0)) }
     }
+}
+
+/// A database that is a driver's own SQLKit view (`base`) except for how it runs queries.
+protocol DriverHandle: SQLDatabase {
+    var base: any SQLDatabase { get }
+}
+
+extension DriverHandle {
+    var eventLoop: any EventLoop { base.eventLoop }
+    var logger: Logger { base.logger }
+    var dialect: any SQLDialect { base.dialect }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var queryLogLevel: Logger.Level? { nil }
+}
+
+/// The column types both drivers' rows read directly. Metatypes are compared by identity, kept
+/// once: spelling `String?.self` at the call site asks the runtime for Optional's metadata every time.
+enum ColumnTypes {
+    static let string = ObjectIdentifier(String.self)
+    static let optionalString = ObjectIdentifier(String?.self)
+    static let int64 = ObjectIdentifier(Int64.self)
+    static let optionalInt64 = ObjectIdentifier(Int64?.self)
+    static let int = ObjectIdentifier(Int.self)
+    static let optionalInt = ObjectIdentifier(Int?.self)
+    static let double = ObjectIdentifier(Double.self)
+    static let optionalDouble = ObjectIdentifier(Double?.self)
+    static let bool = ObjectIdentifier(Bool.self)
+    static let optionalBool = ObjectIdentifier(Bool?.self)
 }
 
 /// A row whose `String`, `Int64`, `Int`, `Double` and `Bool` columns (optional or not) are read
@@ -67,34 +89,19 @@ struct SQLiteValueRow: SQLRow {
     /// decoder then produces the value or the error).
     @inline(__always)
     private static func direct<D>(_ data: SQLiteData, as _: D.Type) -> D? {
-        // Metatypes are compared by identity, kept once: spelling `String?.self` here asks the
-        // runtime for Optional's metadata on every call.
         switch ObjectIdentifier(D.self) {
-        case Types.string: return convert(data, String.self, D.self)
-        case Types.optionalString: return optional(data, String.self, D.self)
-        case Types.int64: return convert(data, Int64.self, D.self)
-        case Types.optionalInt64: return optional(data, Int64.self, D.self)
-        case Types.int: return convert(data, Int.self, D.self)
-        case Types.optionalInt: return optional(data, Int.self, D.self)
-        case Types.double: return convert(data, Double.self, D.self)
-        case Types.optionalDouble: return optional(data, Double.self, D.self)
-        case Types.bool: return convert(data, Bool.self, D.self)
-        case Types.optionalBool: return optional(data, Bool.self, D.self)
+        case ColumnTypes.string: return convert(data, String.self, D.self)
+        case ColumnTypes.optionalString: return optional(data, String.self, D.self)
+        case ColumnTypes.int64: return convert(data, Int64.self, D.self)
+        case ColumnTypes.optionalInt64: return optional(data, Int64.self, D.self)
+        case ColumnTypes.int: return convert(data, Int.self, D.self)
+        case ColumnTypes.optionalInt: return optional(data, Int.self, D.self)
+        case ColumnTypes.double: return convert(data, Double.self, D.self)
+        case ColumnTypes.optionalDouble: return optional(data, Double.self, D.self)
+        case ColumnTypes.bool: return convert(data, Bool.self, D.self)
+        case ColumnTypes.optionalBool: return optional(data, Bool.self, D.self)
         default: return nil
         }
-    }
-
-    private enum Types {
-        static let string = ObjectIdentifier(String.self)
-        static let optionalString = ObjectIdentifier(String?.self)
-        static let int64 = ObjectIdentifier(Int64.self)
-        static let optionalInt64 = ObjectIdentifier(Int64?.self)
-        static let int = ObjectIdentifier(Int.self)
-        static let optionalInt = ObjectIdentifier(Int?.self)
-        static let double = ObjectIdentifier(Double.self)
-        static let optionalDouble = ObjectIdentifier(Double?.self)
-        static let bool = ObjectIdentifier(Bool.self)
-        static let optionalBool = ObjectIdentifier(Bool?.self)
     }
 
     /// `T(sqliteData:)` as `D`, where the caller has checked that `D` is `T`.

@@ -327,11 +327,7 @@ package enum Schema {
                 BEGIN
                     INSERT INTO latest_metrics AS l (run_id, key, value, timestamp, step, is_nan)
                     VALUES (NEW.run_id, NEW.key, NEW.value, NEW.timestamp, NEW.step, NEW.is_nan)
-                    ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
-                        step = excluded.step, is_nan = excluded.is_nan
-                    WHERE excluded.step > l.step
-                        OR (excluded.step = l.step AND excluded.timestamp > l.timestamp)
-                        OR (excluded.step = l.step AND excluded.timestamp = l.timestamp AND excluded.value > l.value);
+                    \(postgresNewestPointWins);
                     RETURN NULL;
                 END
                 $$
@@ -343,6 +339,15 @@ package enum Schema {
             ]
         }
     }
+
+    /// The upsert of a point into `latest_metrics AS l` that only replaces an older point.
+    static let postgresNewestPointWins = """
+        ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
+            step = excluded.step, is_nan = excluded.is_nan
+        WHERE excluded.step > l.step
+            OR (excluded.step = l.step AND excluded.timestamp > l.timestamp)
+            OR (excluded.step = l.step AND excluded.timestamp = l.timestamp AND excluded.value > l.value)
+        """
 
     /// The same two rules as `metricTriggers(.postgres)`, over each statement's new rows.
     static let postgresStatementMetricTriggers = [
@@ -362,11 +367,7 @@ package enum Schema {
             INSERT INTO latest_metrics AS l (run_id, key, value, timestamp, step, is_nan)
             SELECT DISTINCT ON (run_id, key) run_id, key, value, timestamp, step, is_nan FROM new_points
             ORDER BY run_id, key, step DESC, timestamp DESC, value DESC
-            ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
-                step = excluded.step, is_nan = excluded.is_nan
-            WHERE excluded.step > l.step
-                OR (excluded.step = l.step AND excluded.timestamp > l.timestamp)
-                OR (excluded.step = l.step AND excluded.timestamp = l.timestamp AND excluded.value > l.value);
+            \(postgresNewestPointWins);
             RETURN NULL;
         END
         $$
