@@ -64,7 +64,7 @@ struct ArtifactPathTests {
         #expect(try ArtifactPath(validating: "a/b/") == ArtifactPath(validating: "a/b"))
     }
 
-    @Test("run artifact URIs resolve to the proxy, a folder, another run or nothing")
+    @Test("run artifact URIs resolve to the proxy, a folder, a bucket, another run or nothing")
     func locations() throws {
         #expect(try ArtifactLocation(uri: "mlflow-artifacts:/1/abc/artifacts") == .proxied(ArtifactPath(validating: "1/abc/artifacts")))
         #expect(try ArtifactLocation(uri: "mlflow-artifacts://host:5000/1/abc") == .proxied(ArtifactPath(validating: "1/abc")))
@@ -73,7 +73,8 @@ struct ArtifactPathTests {
         #expect(try ArtifactLocation(uri: "/srv/mlruns/1/abc/artifacts") == .folder("/srv/mlruns/1/abc/artifacts"))
         #expect(try ArtifactLocation(uri: "file:///srv/my%20runs/1") == .folder("/srv/my runs/1"))
         #expect(try ArtifactLocation(uri: "runs:/abc/model") == .run(id: "abc", path: ArtifactPath(validating: "model")))
-        #expect(try ArtifactLocation(uri: "s3://bucket/x") == .unsupported(scheme: "s3"))
+        #expect(try ArtifactLocation(uri: "s3://bucket/x/1/abc/artifacts") == .s3(S3Location(bucket: "bucket", prefix: "x/1/abc/artifacts")))
+        #expect(try ArtifactLocation(uri: "gs://bucket/x") == .unsupported(scheme: "gs"))
         #expect(try ArtifactLocation(uri: "https://example.com/x") == .unsupported(scheme: "https"))
         #expect(throws: SwiftflowError.self) { try ArtifactLocation(uri: "mlflow-artifacts:/../../etc") }
         #expect(throws: SwiftflowError.self) { try ArtifactLocation(uri: "runs:/abc/../../x") }
