@@ -78,16 +78,18 @@ package final class PostgresExecutor: DatabaseExecutor {
 
     package func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withLease { connection in
-            try await connection.query("BEGIN", logger: self.logger)
+            try await connection.run("BEGIN", logger: self.logger)
             do {
                 let result = try await body(PostgresHandle(connection))
-                try await connection.query("COMMIT", logger: self.logger)
+                try await connection.run("COMMIT", logger: self.logger)
                 return result
             } catch {
                 do {
-                    try await connection.query("ROLLBACK", logger: self.logger)
+                    try await connection.run("ROLLBACK", logger: self.logger)
                 } catch {
-                    self.logger.error("rollback failed: \(Self.message(of: error))")
+                    // A lost connection has rolled back already.
+                    let lost = Self.translated(error, leased: true) is SwiftflowError
+                    self.logger.log(level: lost ? .debug : .error, "rollback failed: \(Self.message(of: error))")
                 }
                 throw error
             }
@@ -130,6 +132,7 @@ package final class PostgresExecutor: DatabaseExecutor {
     /// `PostgresServerError` (the driver's description hides the server's SQLSTATE and message).
     private static func translated(_ error: any Error, leased: Bool) -> any Error {
         if error is SwiftflowError { return error }
+        if error is PostgresConnectionClosed { return unavailable(String(describing: error)) }
         if let error = error as? PSQLError {
             if let info = error.serverInfo, let state = info[.sqlState] {
                 let message = info[.message] ?? ""

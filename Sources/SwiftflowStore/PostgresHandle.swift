@@ -21,7 +21,7 @@ struct PostgresHandle: DriverHandle {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        base.execute(sql: query, onRow)
+        connection.whileOpen { base.execute(sql: query, onRow) }
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
@@ -35,14 +35,42 @@ struct PostgresHandle: DriverHandle {
                 try bindings.append(value, context: .default)
             } else {
                 // Anything else takes PostgresKit's Encodable path.
-                return try await base.execute(sql: query, onRow)
+                return try await connection.whileOpen { base.execute(sql: query, onRow) }.get()
             }
         }
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        for try await row in rows {
+        try await connection.run(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { row in
             onRow(PostgresValueRow(row: row.makeRandomAccess()))
         }
     }
+}
+
+extension PostgresConnection {
+    /// Runs `query`, handing each row to `onRow` (on the connection's event loop).
+    func run(
+        _ query: PostgresQuery, logger: Logger, _ onRow: @escaping @Sendable (PostgresRow) -> Void = { _ in }
+    ) async throws {
+        _ = try await whileOpen { self.query(query, logger: logger, onRow) }.get()
+    }
+
+    /// Starts `send` (which writes a query into the channel) on the event loop, unless the connection has closed.
+    ///
+    /// postgres-nio writes a query into the channel without a write promise. Once the channel has closed
+    /// and dropped its handlers, such a write is lost and the query's future never completes: a ROLLBACK
+    /// after PostgreSQL went away hung its request, and kept its pooled connection, for good. On the event
+    /// loop, a channel that is still active still has its handler, which runs or fails the query.
+    func whileOpen<T: Sendable>(_ send: @escaping @Sendable () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        eventLoop.flatSubmit {
+            guard !self.isClosed else {
+                return self.eventLoop.makeFailedFuture(PostgresConnectionClosed())
+            }
+            return send()
+        }
+    }
+}
+
+/// The connection closed before a query could be sent (see `PostgresConnection.whileOpen`).
+struct PostgresConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the connection to PostgreSQL closed" }
 }
 
 /// A row whose `String`, `Int64`, `Int`, `Double` and `Bool` columns (optional or not) are decoded

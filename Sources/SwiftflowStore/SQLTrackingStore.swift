@@ -82,9 +82,11 @@ public final class SQLTrackingStore: TrackingStore {
             let rows = try await db.raw("SELECT experiment_id FROM experiments WHERE experiment_id = 0").all()
             guard rows.isEmpty else { return }
             let now = Timestamp.nowMillis()
+            // Replicas starting together may both get here: the later one's insert does nothing.
             try await db.raw("""
                 INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time)
                 VALUES (0, 'Default', \(bind: Self.join(root, "0")), 'active', \(bind: now), \(bind: now))
+                ON CONFLICT DO NOTHING
                 """).run()
         }
     }

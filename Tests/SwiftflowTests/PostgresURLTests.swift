@@ -59,3 +59,30 @@ struct PostgresURLTests {
         await executor.shutdown()
     }
 }
+
+@Suite("PostgreSQL connections lost mid-call")
+struct PostgresLostConnectionTests {
+    @Test("a query on a connection PostgreSQL has closed fails with 503 at once, and the pool recovers",
+          .enabled(if: Backend.postgresURL != nil))
+    func closedConnection() async throws {
+        let executor = try await PostgresExecutor.open(uri: Backend.postgresURL!, poolSize: 2, logger: Logger(label: "test"))
+        let error = await #expect(throws: SwiftflowError.self) {
+            try await within(.seconds(20)) {
+                try await executor.write { db in
+                    let pid = try await db.raw("SELECT pg_backend_pid() AS pid").all()[0].decode(column: "pid", as: Int.self)
+                    _ = try await executor.read { other in try await other.raw("SELECT pg_terminate_backend(CAST(\(bind: pid) AS integer))").all() }
+                    // Long enough for the client to see the close: the next query is written to a closed channel,
+                    // as the ROLLBACK after a lost query is.
+                    try await Task.sleep(for: .milliseconds(300))
+                    _ = try await db.raw("SELECT 1 AS one").all()
+                }
+            }
+        }
+        #expect(error?.code == .temporarilyUnavailable)
+        let one = try await within(.seconds(20)) {
+            try await executor.read { db in try await db.raw("SELECT 1 AS one").all()[0].decode(column: "one", as: Int.self) }
+        }
+        #expect(one == 1)
+        await executor.shutdown()
+    }
+}

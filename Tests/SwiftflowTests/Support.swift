@@ -3,6 +3,7 @@ import Logging
 import SQLKit
 import SwiftflowCore
 import SwiftflowStore
+import Synchronization
 import Testing
 
 /// A fresh folder under the system temp directory, removed by `remove()`.
@@ -120,4 +121,22 @@ func errorCode(_ body: () async throws -> Void) async -> String? {
 /// `errorCode` as a `SwiftflowError.Code`, for comparing with the named codes.
 func thrownCode(_ body: () async throws -> Void) async -> SwiftflowError.Code? {
     await errorCode(body).map(SwiftflowError.Code.init)
+}
+
+/// `body`'s result, or a failure after `limit`, even if `body` never returns (it is left running):
+/// for tests whose regression is a hang.
+func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        let resumed = Mutex(false)
+        let finish: @Sendable (Result<T, any Error>) -> Void = { result in
+            if !resumed.withLock({ done in defer { done = true }; return done }) { continuation.resume(with: result) }
+        }
+        Task {
+            do { finish(.success(try await body())) } catch { finish(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            finish(.failure(SwiftflowError(.internalError, "no answer within \(limit)")))
+        }
+    }
 }

@@ -66,6 +66,34 @@ struct TrackingStoreTests {
         }
     }
 
+    @Test(
+        "PostgreSQL: servers starting together on an empty database all start, with one Default experiment",
+        .enabled(if: Backend.postgresURL != nil, "SWIFTFLOW_TEST_POSTGRES_URL is not set"))
+    func concurrentPostgresStarts() async throws {
+        let schema = try await PostgresTestSchema.create()
+        let logger = Logger(label: "test")
+        do {
+            let stores = try await withThrowingTaskGroup(of: SQLTrackingStore.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await SQLTrackingStore.openPostgres(
+                            uri: schema.uri, poolSize: 1, defaultArtifactRoot: "mlflow-artifacts:/", logger: logger)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(stores.count == 4)
+            let experiments = try await stores[0].searchExperiments(
+                filter: SearchFilter(), viewType: .all, maxResults: 10, orderBy: [], pageToken: nil)
+            #expect(experiments.items.map(\.name) == ["Default"])
+            for store in stores { await store.shutdown() }
+            try await schema.drop()
+        } catch {
+            try? await schema.drop()
+            throw error
+        }
+    }
+
     @Test("concurrent log-inputs of one dataset create it once and link it once", arguments: Backend.all)
     func concurrentLogInputs(backend: Backend) async throws {
         try await withStore(backend) { store, _ in
