@@ -37,6 +37,9 @@ package enum PostgresURL {
             host: host, port: components.port ?? 5432, username: username, password: password,
             database: database.isEmpty ? nil : database, tls: try tls(mode))
         configuration.options.maximumConnections = max(1, poolSize)
+        // The server's statements are short and many run at once: starting parallel workers cost a
+        // search 10 ms on top of 4 ms of work, and takes cores from the other requests.
+        configuration.options.additionalStartupParameters.append(("max_parallel_workers_per_gather", "0"))
         if let schema = query.last(where: { $0.name == "search_path" })?.value, !schema.isEmpty {
             configuration.options.additionalStartupParameters.append(("search_path", schema))
         }

@@ -180,6 +180,7 @@ extension SQLRegistryStore {
     /// The index of the tag comparison whose rows should drive a version search, if it matches under
     /// half of all versions.
     static func tagDriver(_ db: any SQLDatabase, _ comparisons: [SearchComparison]) async throws -> Int? {
+        guard db.kind.searchCountsMatches else { return nil }
         let candidates = comparisons.indices.filter { comparisons[$0].entity == .tag && comparisons[$0].op != .isNull }
         guard !candidates.isEmpty else { return nil }
         let total = try await SearchCompiler.count(db, SQLQuery("SELECT count(*) AS n FROM model_versions"))

@@ -197,33 +197,6 @@ extension SQLTrackingStore {
         try await db.run(query)
     }
 
-    /// The model outputs of each run, in logging order.
-    func loadModelOutputs(_ db: any SQLDatabase, runIds: [String]) async throws -> [String: [LoggedModelOutput]] {
-        var query = SQLQuery("SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id IN ")
-        query.bindList(runIds)
-        query += " ORDER BY run_id, position"
-        var outputs: [String: [LoggedModelOutput]] = [:]
-        for row in try await db.all(query) {
-            outputs[try row.decode(column: "run_id", as: String.self), default: []].append(LoggedModelOutput(
-                modelId: try row.decode(column: "model_id", as: String.self),
-                step: try row.decode(column: "step", as: Int64.self)))
-        }
-        return outputs
-    }
-
-    /// The model inputs of each run, in logging order.
-    func loadModelInputs(_ db: any SQLDatabase, runIds: [String]) async throws -> [String: [LoggedModelInput]] {
-        var query = SQLQuery("SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN ")
-        query.bindList(runIds)
-        query += " ORDER BY run_id, position"
-        var inputs: [String: [LoggedModelInput]] = [:]
-        for row in try await db.all(query) {
-            inputs[try row.decode(column: "run_id", as: String.self), default: []].append(
-                LoggedModelInput(modelId: try row.decode(column: "model_id", as: String.self)))
-        }
-        return inputs
-    }
-
     // MARK: - Metrics of logged models
 
     /// The points of a batch that name a logged model, once each (as MLflow dedupes equal points).

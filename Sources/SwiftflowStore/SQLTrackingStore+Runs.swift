@@ -126,59 +126,118 @@ extension SQLTrackingStore {
 
     package func loadRunInfos(_ db: any SQLDatabase, ids: [String]) async throws -> [RunInfo] {
         guard !ids.isEmpty else { return [] }
-        var query = SQLQuery("""
-            SELECT run_id, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri
-            FROM runs WHERE run_id IN
-            """)
+        var query = SQLQuery("SELECT \(Self.runInfoColumns(alias: "runs")) FROM runs WHERE run_id IN ")
         query.bindList(ids)
         var byId: [String: RunInfo] = [:]
         for row in try await db.all(query) {
-            let info = RunInfo(
-                runId: try row.decode(column: "run_id", as: String.self),
-                experimentId: String(try row.decode(column: "experiment_id", as: Int64.self)),
-                runName: try row.decode(column: "name", as: String.self),
-                userId: try row.decode(column: "user_id", as: String.self),
-                status: RunStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .running,
-                startTime: try row.decode(column: "start_time", as: Int64.self),
-                endTime: try row.decode(column: "end_time", as: Int64?.self),
-                artifactUri: try row.decode(column: "artifact_uri", as: String.self),
-                lifecycleStage: LifecycleStage(rawValue: try row.decode(column: "lifecycle_stage", as: String.self)) ?? .active)
+            let info = try Self.runInfo(from: row)
             byId[info.runId] = info
         }
         return ids.compactMap { byId[$0] }
     }
 
-    /// Loads whole runs for `ids`, in that order: one query per table, never a join of everything.
+    /// The `runs` columns a `RunInfo` is read from (see `runInfo(from:)`), of the table aliased `alias`.
+    static func runInfoColumns(alias: String) -> String {
+        ["run_id", "experiment_id", "name", "user_id", "status", "start_time", "end_time", "lifecycle_stage", "artifact_uri"]
+            .map { "\(alias).\($0)" }.joined(separator: ", ")
+    }
+
+    static func runInfo(from row: any SQLRow) throws -> RunInfo {
+        RunInfo(
+            runId: try row.decode(column: "run_id", as: String.self),
+            experimentId: String(try row.decode(column: "experiment_id", as: Int64.self)),
+            runName: try row.decode(column: "name", as: String.self),
+            userId: try row.decode(column: "user_id", as: String.self),
+            status: RunStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .running,
+            startTime: try row.decode(column: "start_time", as: Int64.self),
+            endTime: try row.decode(column: "end_time", as: Int64?.self),
+            artifactUri: try row.decode(column: "artifact_uri", as: String.self),
+            lifecycleStage: LifecycleStage(rawValue: try row.decode(column: "lifecycle_stage", as: String.self)) ?? .active)
+    }
+
+    /// Loads whole runs for `ids`, in that order.
     /// - Parameters:
     ///   - modelInputs: whether to load the logged models each run used; MLflow's search leaves them out.
     package func loadRuns(_ db: any SQLDatabase, ids: [String], modelInputs: Bool = true) async throws -> [Run] {
-        let infos = try await loadRunInfos(db, ids: ids)
+        try await loadRuns(db, infos: try await loadRunInfos(db, ids: ids), modelInputs: modelInputs)
+    }
+
+    /// Completes runs whose infos are read: latest metrics, params, tags, model outputs (and inputs) in
+    /// one query, a round trip that matters on PostgreSQL; dataset inputs in a second one, for the runs
+    /// that have any. Never a join of everything.
+    package func loadRuns(_ db: any SQLDatabase, infos: [RunInfo], modelInputs: Bool) async throws -> [Run] {
         guard !infos.isEmpty else { return [] }
         let found = infos.map(\.runId)
         var runs: [String: Run] = [:]
         for info in infos { runs[info.runId] = Run(info: info) }
 
-        var metricsQuery = SQLQuery("SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_id IN ")
-        metricsQuery.bindList(found)
-        for row in try await db.all(metricsQuery) {
-            let runId = try row.decode(column: "run_id", as: String.self)
-            runs[runId]?.metrics.append(try Self.metric(from: row))
+        // Every part is `(part, run_id, key, text, number, position, step, flag)`. Chunks keep SQLite's
+        // binds (five per id) under its limit.
+        var rows: [any SQLRow] = []
+        for start in stride(from: 0, to: found.count, by: Self.idsPerLoad) {
+            let chunk = Array(found[start..<min(start + Self.idsPerLoad, found.count)])
+            var query = SQLQuery()
+            for (index, part) in Self.loadParts(modelInputs: modelInputs).enumerated() {
+                query += index == 0 ? part : " UNION ALL " + part
+                db.kind.appendIsAny("run_id", chunk, to: &query)
+            }
+            rows += try await db.all(query)
         }
-        for (table, keyPath) in [("params", \Run.params), ("tags", \Run.tags)] as [(String, WritableKeyPath<Run, [KeyValue]>)] {
-            var query = SQLQuery("SELECT run_id, key, value FROM \(table) WHERE run_id IN ")
-            query.bindList(found)
-            for row in try await db.all(query) {
-                let runId = try row.decode(column: "run_id", as: String.self)
-                runs[runId]?[keyPath: keyPath].append(
-                    KeyValue(try row.decode(column: "key", as: String.self), try row.decode(column: "value", as: String.self)))
+        var withInputs: Set<String> = []
+        var outputs: [(runId: String, position: Int64, output: LoggedModelOutput)] = []
+        var usedModels: [(runId: String, position: Int64, input: LoggedModelInput)] = []
+        for row in rows {
+            let runId = try row.decode(column: "run_id", as: String.self)
+            switch try row.decode(column: "part", as: Int.self) {
+            case 0:
+                let isNaN = try row.decode(column: "flag", as: Bool.self)
+                runs[runId]?.metrics.append(Metric(
+                    key: try row.decode(column: "key", as: String.self),
+                    value: isNaN ? .nan : try row.decode(column: "number", as: Double.self),
+                    timestamp: try row.decode(column: "position", as: Int64.self),
+                    step: try row.decode(column: "step", as: Int64.self)))
+            case 1:
+                runs[runId]?.params.append(
+                    KeyValue(try row.decode(column: "key", as: String.self), try row.decode(column: "text", as: String.self)))
+            case 2:
+                runs[runId]?.tags.append(
+                    KeyValue(try row.decode(column: "key", as: String.self), try row.decode(column: "text", as: String.self)))
+            case 3:
+                outputs.append((runId, try row.decode(column: "position", as: Int64.self), LoggedModelOutput(
+                    modelId: try row.decode(column: "key", as: String.self),
+                    step: try row.decode(column: "step", as: Int64.self))))
+            case 4:
+                withInputs.insert(runId)
+            default:
+                usedModels.append((runId, try row.decode(column: "position", as: Int64.self),
+                                   LoggedModelInput(modelId: try row.decode(column: "key", as: String.self))))
             }
         }
-        for (runId, inputs) in try await loadInputs(db, runIds: found) { runs[runId]?.inputs = inputs }
-        for (runId, outputs) in try await loadModelOutputs(db, runIds: found) { runs[runId]?.modelOutputs = outputs }
-        if modelInputs {
-            for (runId, inputs) in try await loadModelInputs(db, runIds: found) { runs[runId]?.modelInputs = inputs }
+        for item in outputs.sorted(by: { $0.position < $1.position }) { runs[item.runId]?.modelOutputs.append(item.output) }
+        for item in usedModels.sorted(by: { $0.position < $1.position }) { runs[item.runId]?.modelInputs.append(item.input) }
+        if !withInputs.isEmpty {
+            for (runId, inputs) in try await loadInputs(db, runIds: found.filter(withInputs.contains)) { runs[runId]?.inputs = inputs }
         }
         return found.compactMap { runs[$0] }
+    }
+
+    /// Runs completed per query by `loadRuns`.
+    static let idsPerLoad = 1000
+
+    /// The queries of `loadRuns`' union, each to be followed by the condition on run ids.
+    static func loadParts(modelInputs: Bool) -> [String] {
+        var parts = [
+            "SELECT 0 AS part, run_id, key, CAST(NULL AS TEXT) AS text, value AS number, timestamp AS position, step, "
+                + "is_nan AS flag FROM latest_metrics WHERE ",
+            "SELECT 1, run_id, key, value, NULL, NULL, NULL, NULL FROM params WHERE ",
+            "SELECT 2, run_id, key, value, NULL, NULL, NULL, NULL FROM tags WHERE ",
+            "SELECT 3, run_id, model_id, NULL, NULL, position, step, NULL FROM run_model_outputs WHERE ",
+            "SELECT 4, run_id, NULL, NULL, NULL, NULL, NULL, NULL FROM run_inputs WHERE ",
+        ]
+        if modelInputs {
+            parts.append("SELECT 5, run_id, model_id, NULL, NULL, position, NULL, NULL FROM run_model_inputs WHERE ")
+        }
+        return parts
     }
 
     package static func metric(from row: any SQLRow) throws -> Metric {

@@ -19,7 +19,7 @@ extension SQLTrackingStore {
             let driver = try await Self.chooseDriver(db, filter: filter, experimentIds: numericIds, stages: stages)
             var joins = SQLQuery()
             let terms = try SearchCompiler.runOrder(orderBy, into: &joins)
-            var query = SQLQuery("SELECT r.run_id")
+            var query = SQLQuery("SELECT \(Self.runInfoColumns(alias: "r"))")
             for (index, term) in terms.enumerated() { query += ", \(term.sql) AS k\(index)" }
             if let driver {
                 // Start from the rows of the most selective filter.
@@ -60,8 +60,8 @@ extension SQLTrackingStore {
                 let sortKey = try Self.sortKey(of: rows[rows.count - 1], terms: terms)
                 token = PageToken.encode(offset: position.offset + maxResults, after: sortKey)
             }
-            let ids = try rows.map { try $0.decode(column: "run_id", as: String.self) }
-            return Page(items: try await self.loadRuns(db, ids: ids, modelInputs: false), nextPageToken: token)
+            let infos = try rows.map(Self.runInfo(from:))
+            return Page(items: try await self.loadRuns(db, infos: infos, modelInputs: false), nextPageToken: token)
         }
     }
 
@@ -93,6 +93,7 @@ extension SQLTrackingStore {
     static func chooseDriver(
         _ db: any SQLDatabase, filter: SearchFilter, experimentIds: [Int64], stages: [String]
     ) async throws -> Int? {
+        guard db.kind.searchCountsMatches else { return nil }
         let comparisons = filter.comparisons
         let candidates = comparisons.indices.filter {
             SearchCompiler.runTable(comparisons[$0].entity) != nil && comparisons[$0].op != .isNull

@@ -275,6 +275,15 @@ package enum Schema {
         Migration(id: "0006-statement-metric-triggers") { kind in
             kind == .postgres ? postgresStatementMetricTriggers : []
         },
+        // PostgreSQL: how often each value goes with each key. Without it the planner multiplies the
+        // two selectivities, guesses a tenth of the matches for `key = 'p1' AND value = 'v3'`, and
+        // probes metrics run by run instead of joining them (a filtered search: 15 ms -> 10 ms).
+        Migration(id: "0007-key-value-statistics") { kind in
+            guard kind == .postgres else { return [] }
+            return ["params", "tags", "latest_metrics"].map { table in
+                "CREATE STATISTICS \(table)_key_value_mcv (mcv) ON key, value FROM \(table)"
+            }
+        },
     ]
 
     /// Keeps `latest_metrics` current and refuses points for runs that are not active, inside the

@@ -44,9 +44,13 @@ final class ServerProcess {
         return server
     }
 
+    /// Up to 30 s: on PostgreSQL, servers of tests running in parallel migrate one at a time (the
+    /// advisory lock is the database's), which a busy machine stretches.
     func waitUntilReady() async throws {
-        for _ in 0..<200 {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
             if let (_, status) = try? await HTTP.send("GET", base + "/health"), status == 200 { return }
+            guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw SwiftflowError(.internalError, "server on port \(port) did not start")
