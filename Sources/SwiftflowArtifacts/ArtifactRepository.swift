@@ -1,7 +1,7 @@
 import NIOCore
 import SwiftflowCore
 
-/// A store of artifact files addressed by relative paths: a local folder now, an S3-compatible bucket later.
+/// A store of artifact files addressed by relative paths: a local folder or an S3-compatible bucket.
 ///
 /// Contents move as streams of `ByteBuffer`s in both directions, so no implementation holds a whole
 /// file in memory. Errors are `SwiftflowError`s with MLflow's codes.
@@ -37,6 +37,41 @@ public protocol ArtifactRepository: Sendable {
     ///
     /// - Throws: `INVALID_PARAMETER_VALUE` for the root.
     func delete(_ path: ArtifactPath) async throws
+}
+
+/// A repository that clients can upload a large file to in parts, straight to the storage (MLflow's
+/// `mpu` endpoints): the server starts the upload and hands out one presigned URL per part, the client
+/// PUTs the parts and hands back their entity tags.
+public protocol MultipartUploadRepository: ArtifactRepository {
+    /// Starts an upload of the file at `path` in `parts` parts.
+    func createMultipartUpload(_ path: ArtifactPath, parts: Int) async throws -> MultipartUpload
+    /// Makes the uploaded parts, in order, the file at `path`.
+    func completeMultipartUpload(_ path: ArtifactPath, uploadId: String, parts: [MultipartUploadPart]) async throws
+    /// Drops an upload and the parts sent so far.
+    func abortMultipartUpload(_ path: ArtifactPath, uploadId: String) async throws
+}
+
+/// A started multipart upload.
+public struct MultipartUpload: Hashable, Sendable {
+    public var uploadId: String
+    /// The URL each part goes to by PUT: part 1 first.
+    public var partURLs: [String]
+
+    public init(uploadId: String, partURLs: [String]) {
+        self.uploadId = uploadId
+        self.partURLs = partURLs
+    }
+}
+
+/// An uploaded part: its number (from 1) and the entity tag its PUT answered.
+public struct MultipartUploadPart: Hashable, Sendable {
+    public var number: Int
+    public var etag: String
+
+    public init(number: Int, etag: String) {
+        self.number = number
+        self.etag = etag
+    }
 }
 
 /// One entry of a listing.

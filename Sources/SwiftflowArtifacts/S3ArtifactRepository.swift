@@ -18,7 +18,7 @@ import SwiftflowCore
 /// fits in one part is a single PutObject, a larger one a multipart upload (aborted if anything fails),
 /// so an upload holds at most one part in memory, and S3 always gets a known length and payload hash.
 /// Folders are key prefixes: they exist while a key lies under them.
-public struct S3ArtifactRepository: ArtifactRepository {
+public struct S3ArtifactRepository: MultipartUploadRepository {
     public let location: S3Location
     public let configuration: S3Configuration
     /// Files up to this size are one PutObject; larger ones go up in parts of this size (S3's minimum
@@ -108,16 +108,9 @@ public struct S3ArtifactRepository: ArtifactRepository {
                 (part, ended) = try await Self.nextPart(&iterator, size: partSize)
                 if ended && part.readableBytes == 0 { break }
             }
-            var body = "<CompleteMultipartUpload>"
-            for (index, tag) in tags.enumerated() {
-                body += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XMLElement.escape(tag))</ETag></Part>"
-            }
-            body += "</CompleteMultipartUpload>"
-            let completed = try await send(
-                .POST, key: key, query: [("uploadId", uploadId)], body: ByteBuffer(string: body), path: path)
-            // S3 may answer 200 and still fail, with an <Error> document.
-            let answer = try await Self.document(completed)
-            if answer.name == "Error" { throw Self.error(answer, status: completed.status, operation: "write", path: path) }
+            try await complete(
+                key: key, uploadId: uploadId,
+                parts: tags.enumerated().map { MultipartUploadPart(number: $0.offset + 1, etag: $0.element) }, path: path)
         } catch {
             // Not cancelled with the upload: a cancelled request must still leave no parts behind.
             let abort = Task { [self] in
@@ -260,7 +253,70 @@ public struct S3ArtifactRepository: ArtifactRepository {
         }
     }
 
+    // MARK: - MultipartUploadRepository
+
+    /// How long a part's presigned URL stays valid (boto3's default, which MLflow's server uses).
+    static let presignedURLLifetime = 3600
+
+    public func createMultipartUpload(_ path: ArtifactPath, parts: Int) async throws -> MultipartUpload {
+        guard !path.isRoot else {
+            throw SwiftflowError.invalidParameter("Artifact path must include a filename (cannot end with '/').")
+        }
+        guard (0...10_000).contains(parts) else {
+            throw SwiftflowError.invalidParameter("num_parts must be between 1 and 10000, got \(parts).")
+        }
+        let key = self.key(path)
+        let created = try await send(.POST, key: key, query: [("uploads", "")], path: path)
+        guard let uploadId = try await Self.document(created).value("UploadId") else {
+            throw SwiftflowError(.internalError, "S3 CreateMultipartUpload for '\(path)' returned no upload id.")
+        }
+        let resource = self.resource(key: key)
+        let now = Int64(time(nil))
+        let urls = stride(from: 1, through: parts, by: 1).map { number in
+            let query = signer.presignedQuery(
+                method: "PUT", path: resource, query: [("partNumber", String(number)), ("uploadId", uploadId)],
+                host: host, time: now, expires: Self.presignedURLLifetime)
+            return origin + resource + "?" + Self.queryText(query)
+        }
+        return MultipartUpload(uploadId: uploadId, partURLs: urls)
+    }
+
+    public func completeMultipartUpload(_ path: ArtifactPath, uploadId: String, parts: [MultipartUploadPart]) async throws {
+        try await complete(key: key(path), uploadId: uploadId, parts: parts, path: path)
+    }
+
+    public func abortMultipartUpload(_ path: ArtifactPath, uploadId: String) async throws {
+        _ = try await send(.DELETE, key: key(path), query: [("uploadId", uploadId)], path: path)
+    }
+
+    /// CompleteMultipartUpload: the object becomes the parts, in order.
+    func complete(key: String, uploadId: String, parts: [MultipartUploadPart], path: ArtifactPath) async throws {
+        var body = "<CompleteMultipartUpload>"
+        for part in parts {
+            body += "<Part><PartNumber>\(part.number)</PartNumber><ETag>\(S3XMLElement.escape(part.etag))</ETag></Part>"
+        }
+        body += "</CompleteMultipartUpload>"
+        let completed = try await send(
+            .POST, key: key, query: [("uploadId", uploadId)], body: ByteBuffer(string: body), path: path)
+        // S3 may answer 200 and still fail, with an <Error> document.
+        let answer = try await Self.document(completed)
+        if answer.name == "Error" { throw Self.error(answer, status: completed.status, operation: "write", path: path) }
+    }
+
     // MARK: - Requests
+
+    /// The request path of `key` (of the bucket, for nil), URI-encoded.
+    func resource(key: String?) -> String {
+        var resource = pathStyle ? "/" + S3Signer.uriEncode(location.bucket, encodeSlash: true) : ""
+        if let key { resource += "/" + S3Signer.uriEncode(key, encodeSlash: false) }
+        return resource.isEmpty ? "/" : resource
+    }
+
+    /// `name=value&...`, URI-encoded.
+    static func queryText(_ query: [(String, String)]) -> String {
+        query.map { S3Signer.uriEncode($0.0, encodeSlash: true) + "=" + S3Signer.uriEncode($0.1, encodeSlash: true) }
+            .joined(separator: "&")
+    }
 
     /// The object key of an artifact path.
     func key(_ path: ArtifactPath) -> String {
@@ -284,12 +340,8 @@ public struct S3ArtifactRepository: ArtifactRepository {
         _ method: HTTPMethod, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
         body: ByteBuffer? = nil, path: ArtifactPath
     ) async throws -> HTTPClientResponse {
-        var resource = pathStyle ? "/" + S3Signer.uriEncode(location.bucket, encodeSlash: true) : ""
-        if let key { resource += "/" + S3Signer.uriEncode(key, encodeSlash: false) }
-        if resource.isEmpty { resource = "/" }
-        let queryText = query.map {
-            S3Signer.uriEncode($0.0, encodeSlash: true) + "=" + S3Signer.uriEncode($0.1, encodeSlash: true)
-        }.joined(separator: "&")
+        let resource = self.resource(key: key)
+        let queryText = Self.queryText(query)
         var request = HTTPClientRequest(url: origin + resource + (queryText.isEmpty ? "" : "?" + queryText))
         request.method = method
         var signed = headers + [("Host", host)]

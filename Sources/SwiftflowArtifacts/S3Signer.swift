@@ -15,7 +15,7 @@ public struct S3Credentials: Sendable, Hashable {
     }
 }
 
-/// AWS Signature Version 4 for S3, with the signature in the `Authorization` header.
+/// AWS Signature Version 4 for S3, with the signature in the `Authorization` header or in a presigned URL.
 ///
 /// The steps are AWS's: a canonical request (method, URI, sorted query, sorted lower-cased headers,
 /// the signed header names, the payload's hash), a string to sign (algorithm, time, scope, the
@@ -59,12 +59,43 @@ package struct S3Signer: Sendable {
         return added + [("Authorization", authorization)]
     }
 
+    /// The query of a presigned URL: `query` and the `X-Amz-*` parameters that let whoever holds the URL
+    /// send this one request (signed headers: `host` only; payload unsigned) until `expires` seconds
+    /// after `time`. Not encoded.
+    package func presignedQuery(
+        method: String, path: String, query: [(String, String)], host: String, time: Int64, expires: Int
+    ) -> [(String, String)] {
+        let (date, dateTime) = Self.timestamps(time)
+        var signedQuery = query + [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("X-Amz-Credential", "\(credentials.accessKeyId)/\(date)/\(region)/\(service)/aws4_request"),
+            ("X-Amz-Date", dateTime), ("X-Amz-Expires", String(expires)), ("X-Amz-SignedHeaders", "host"),
+        ]
+        if let token = credentials.sessionToken, !token.isEmpty { signedQuery.append(("X-Amz-Security-Token", token)) }
+        let (_, signature) = self.signature(
+            method: method, path: path, query: signedQuery, headers: [("host", host)],
+            payloadHash: Self.unsignedPayload, date: date, dateTime: dateTime)
+        return signedQuery + [("X-Amz-Signature", signature)]
+    }
+
     /// The `Authorization` header's value for a request whose headers already hold `x-amz-date` and
     /// `x-amz-content-sha256`.
     package func authorization(
         method: String, path: String, query: [(String, String)], headers: [(String, String)],
         payloadHash: String, date: String, dateTime: String
     ) -> String {
+        let (signedNames, signature) = self.signature(
+            method: method, path: path, query: query, headers: headers, payloadHash: payloadHash, date: date,
+            dateTime: dateTime)
+        return "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(date)/\(region)/\(service)/aws4_request, "
+            + "SignedHeaders=\(signedNames), Signature=\(signature)"
+    }
+
+    /// The signed header names and the signature of a request.
+    func signature(
+        method: String, path: String, query: [(String, String)], headers: [(String, String)],
+        payloadHash: String, date: String, dateTime: String
+    ) -> (signedNames: String, signature: String) {
         var canonicalHeaders: [String: String] = [:]
         for (name, value) in headers {
             let name = name.lowercased()
@@ -88,8 +119,7 @@ package struct S3Signer: Sendable {
         ].joined(separator: "\n")
         let signature = Self.hex(HMAC<SHA256>.authenticationCode(
             for: Array(stringToSign.utf8), using: SymmetricKey(data: signingKey(date: date))))
-        return "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), "
-            + "SignedHeaders=\(signedNames), Signature=\(signature)"
+        return (signedNames, signature)
     }
 
     /// `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.

@@ -61,9 +61,10 @@ struct ArtifactRoutes {
             for action in ["create", "complete", "abort"] {
                 proxyRoute(router, .post, prefix, "/mpu/\(action)/", rule: "/mpu/\(action)/<path:artifact_path>") {
                     request, context, raw in
-                    _ = try ArtifactPath(validating: raw)
+                    let folder = try ArtifactPath(validating: raw)
                     let fields = try await APIRouter<ServerRequestContext>.decode(request, context: context)
-                    _ = try fields.requiredString("path")
+                    let localFile = try fields.requiredString("path")
+                    var parts: [MultipartUploadPart] = []
                     switch action {
                     case "create":
                         _ = try fields.int64("num_parts")
@@ -72,13 +73,45 @@ struct ArtifactRoutes {
                         guard fields.value("parts") != nil else {
                             throw SwiftflowError.invalidParameter(Validation.missingValue("parts"))
                         }
-                        _ = try fields.objects("parts")
+                        parts = try fields.objects("parts").map { part throws(SwiftflowError) in
+                            MultipartUploadPart(
+                                number: Int(try part.int64("part_number") ?? 0), etag: try part.string("etag") ?? "")
+                        }
                     default:
                         _ = try fields.string("upload_id")
                     }
                     // MLflow's local artifact store has no multipart uploads either; clients fall back to PUT.
-                    throw SwiftflowError(
-                        .notImplemented, "Multipart upload is not supported for the current artifact repository")
+                    guard let uploads = repository as? any MultipartUploadRepository else {
+                        throw SwiftflowError(
+                            .notImplemented, "Multipart upload is not supported for the current artifact repository")
+                    }
+                    // The file keeps the name of the client's local file, in the folder of the route (as MLflow's S3 store names it).
+                    let name = localFile.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? ""
+                    let path = folder.appending(try ArtifactPath(validating: name))
+                    if name.isEmpty || path.isRoot {
+                        throw SwiftflowError.invalidParameter("Artifact path must include a filename (cannot end with '/').")
+                    }
+                    let uploadId = try fields.string("upload_id") ?? ""
+                    switch action {
+                    case "create":
+                        let upload = try await uploads.createMultipartUpload(path, parts: Int(try fields.int64("num_parts") ?? 1))
+                        return JSONResponse.make { w in
+                            w.beginObject()
+                            w.field("upload_id", upload.uploadId)
+                            w.repeatedField("credentials", Array(upload.partURLs.enumerated())) { w, part in
+                                w.beginObject()
+                                w.field("url", part.element)
+                                w.field("part_number", Int64(part.offset + 1))
+                                w.endObject()
+                            }
+                            w.endObject()
+                        }
+                    case "complete":
+                        try await uploads.completeMultipartUpload(path, uploadId: uploadId, parts: parts)
+                    default:
+                        try await uploads.abortMultipartUpload(path, uploadId: uploadId)
+                    }
+                    return JSONResponse.empty
                 }
             }
             proxyRoute(router, .get, prefix, "/presigned/", rule: "/presigned/<path:artifact_path>") { _, _, raw in

@@ -22,6 +22,18 @@ struct S3SignerTests {
         #expect(S3Signer.daysSinceEpoch(year: 2013, month: 5, day: 24) * 86_400 == Self.time)
     }
 
+    @Test("a presigned GET URL: AWS's published example signature")
+    func presignedGet() {
+        let query = Self.signer.presignedQuery(
+            method: "GET", path: "/test.txt", query: [], host: "examplebucket.s3.amazonaws.com", time: Self.time,
+            expires: 86_400)
+        #expect(query.map(\.0) == [
+            "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature",
+        ])
+        #expect(query.first { $0.0 == "X-Amz-Credential" }?.1 == "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request")
+        #expect(query.last?.1 == "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404")
+    }
+
     @Test("GET object with a range: AWS's published example signature")
     func getObject() {
         let headers = Self.signer.signedHeaders(
