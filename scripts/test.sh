@@ -70,6 +70,15 @@ wait_healthy() {
     sleep 0.1
   done
 }
+# start_server DIR PORT ARGS...: `swiftflow server` on PORT in DIR (log DIR/server.log), in the background;
+# sets STARTED_PID. Pair it with wait_healthy.
+start_server() {
+  local dir="$1" port="$2"
+  shift 2
+  mkdir -p "$dir"
+  (cd "$dir" && exec "$ROOT/.build/release/swiftflow" server --host 127.0.0.1 --port "$port" "$@") >"$dir/server.log" 2>&1 &
+  STARTED_PID=$!
+}
 
 DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/swiftflow-test.XXXXXX")"
 PORT="$(free_port)"
@@ -99,10 +108,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== starting .build/release/swiftflow server on port $PORT (data in $DATA_DIR)"
-(cd "$DATA_DIR" && exec "$ROOT/.build/release/swiftflow" server --host 127.0.0.1 --port "$PORT" \
-  --backend-store-uri "sqlite:///$DATA_DIR/mlflow.db" --artifacts-destination "$DATA_DIR/mlartifacts") \
-  >"$DATA_DIR/server.log" 2>&1 &
-SERVER_PID=$!
+start_server "$DATA_DIR" "$PORT" --backend-store-uri "sqlite:///$DATA_DIR/mlflow.db" --artifacts-destination "$DATA_DIR/mlartifacts"
+SERVER_PID=$STARTED_PID
 wait_healthy "$SERVER_PID" "$PORT" "$DATA_DIR/server.log"
 
 echo "== conformance: official mlflow client against http://127.0.0.1:$PORT"
@@ -131,12 +138,10 @@ if [ -n "$S3_ENDPOINT" ]; then
   REPLICA_PORTS=()
   for n in $(seq 1 "$REPLICAS"); do
     REPLICA_PORTS+=("$(free_port)")
-    mkdir -p "$DATA_DIR/team/$n"
     echo "== starting replica $n on port ${REPLICA_PORTS[-1]}: store ${TEAM_STORE%%:*}, --artifacts-destination $S3_DESTINATION"
-    (cd "$DATA_DIR/team/$n" && MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" exec "$ROOT/.build/release/swiftflow" server \
-      --host 127.0.0.1 --port "${REPLICA_PORTS[-1]}" --backend-store-uri "$TEAM_STORE" \
-      --artifacts-destination "$S3_DESTINATION") >"$DATA_DIR/team/$n/server.log" 2>&1 &
-    REPLICA_PIDS+=($!)
+    MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" start_server "$DATA_DIR/team/$n" "${REPLICA_PORTS[-1]}" \
+      --backend-store-uri "$TEAM_STORE" --artifacts-destination "$S3_DESTINATION"
+    REPLICA_PIDS+=("$STARTED_PID")
   done
   for n in $(seq 1 "$REPLICAS"); do
     wait_healthy "${REPLICA_PIDS[$((n - 1))]}" "${REPLICA_PORTS[$((n - 1))]}" "$DATA_DIR/team/$n/server.log"
@@ -156,6 +161,10 @@ if [ -n "$S3_ENDPOINT" ]; then
   rc=$?
   set -e
   if [ "$rc" != 0 ]; then team_logs; exit "$rc"; fi
+  echo "== multipart upload by the official client through http://127.0.0.1:$TEAM_PORT into S3 (presigned part URLs)"
+  "${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}/bin/python" "$ROOT/scripts/s3_multipart.py" "http://127.0.0.1:$TEAM_PORT" \
+    >"$DATA_DIR/s3_multipart.log" 2>&1 || { tail -n 30 "$DATA_DIR/s3_multipart.log"; team_logs; exit 1; }
+  tail -n 1 "$DATA_DIR/s3_multipart.log"
   if [ -n "${PROXY_DIR:-}" ]; then
     echo "requests answered per replica:"; scripts/proxy.sh counts "$PROXY_DIR"
     echo "== PostgreSQL outage while clients log through the replicas"
@@ -182,12 +191,10 @@ VENV="${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}"
 if [ -n "$S3_ENDPOINT" ]; then
   "$VENV/bin/python" -c 'import boto3' 2>/dev/null || "$VENV/bin/pip" install -q boto3
   DIRECT_PORT="$(free_port)"
-  mkdir -p "$DATA_DIR/direct"
-  (cd "$DATA_DIR/direct" && MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" exec "$ROOT/.build/release/swiftflow" server \
-    --host 127.0.0.1 --port "$DIRECT_PORT" --backend-store-uri "sqlite:///$DATA_DIR/direct/mlflow.db" \
-    --no-serve-artifacts --default-artifact-root "s3://${SWIFTFLOW_TEST_S3_BUCKET}/direct-$(date +%s)-$$") \
-    >"$DATA_DIR/direct/server.log" 2>&1 &
-  DIRECT_PID=$!
+  MLFLOW_S3_ENDPOINT_URL="$S3_ENDPOINT" start_server "$DATA_DIR/direct" "$DIRECT_PORT" \
+    --backend-store-uri "sqlite:///$DATA_DIR/direct/mlflow.db" \
+    --no-serve-artifacts --default-artifact-root "s3://${SWIFTFLOW_TEST_S3_BUCKET}/direct-$(date +%s)-$$"
+  DIRECT_PID=$STARTED_PID
   wait_healthy "$DIRECT_PID" "$DIRECT_PORT" "$DATA_DIR/direct/server.log"
   echo "== artifacts in S3 written by the client (--no-serve-artifacts --default-artifact-root s3://…)"
   set +e
@@ -202,11 +209,9 @@ fi
 if [ "${SKIP_UI:-0}" != 1 ]; then
   "$VENV/bin/python" -c 'import websocket' 2>/dev/null || "$VENV/bin/pip" install -q websocket-client
   UI_PORT="$(free_port)"
-  mkdir -p "$DATA_DIR/ui"
-  (cd "$DATA_DIR/ui" && exec "$ROOT/.build/release/swiftflow" server --host 127.0.0.1 --port "$UI_PORT" \
-    --backend-store-uri "sqlite:///$DATA_DIR/ui/mlflow.db" --artifacts-destination "$DATA_DIR/ui/mlartifacts") \
-    >"$DATA_DIR/ui/server.log" 2>&1 &
-  UI_PID=$!
+  start_server "$DATA_DIR/ui" "$UI_PORT" \
+    --backend-store-uri "sqlite:///$DATA_DIR/ui/mlflow.db" --artifacts-destination "$DATA_DIR/ui/mlartifacts"
+  UI_PID=$STARTED_PID
   wait_healthy "$UI_PID" "$UI_PORT" "$DATA_DIR/ui/server.log"
   echo "== UI tests: headless Chromium against http://127.0.0.1:$UI_PORT"
   set +e
