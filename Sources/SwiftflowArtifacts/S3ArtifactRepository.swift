@@ -263,7 +263,7 @@ public struct S3ArtifactRepository: MultipartUploadRepository {
             throw SwiftflowError.invalidParameter("Artifact path must include a filename (cannot end with '/').")
         }
         guard (0...10_000).contains(parts) else {
-            throw SwiftflowError.invalidParameter("num_parts must be between 1 and 10000, got \(parts).")
+            throw SwiftflowError.invalidParameter("num_parts must be between 0 and 10000, got \(parts).")
         }
         let key = self.key(path)
         let created = try await send(.POST, key: key, query: [("uploads", "")], path: path)

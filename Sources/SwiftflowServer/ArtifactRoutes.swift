@@ -64,12 +64,15 @@ struct ArtifactRoutes {
                     let folder = try ArtifactPath(validating: raw)
                     let fields = try await APIRouter<ServerRequestContext>.decode(request, context: context)
                     let localFile = try fields.requiredString("path")
+                    // Each action reads its own fields, as MLflow's handlers do (absent ones are the proto's defaults).
+                    var numParts: Int64 = 0
+                    var uploadId = ""
                     var parts: [MultipartUploadPart] = []
                     switch action {
                     case "create":
-                        _ = try fields.int64("num_parts")
+                        numParts = try fields.int64("num_parts") ?? 0
                     case "complete":
-                        _ = try fields.string("upload_id")
+                        uploadId = try fields.string("upload_id") ?? ""
                         guard fields.value("parts") != nil else {
                             throw SwiftflowError.invalidParameter(Validation.missingValue("parts"))
                         }
@@ -78,7 +81,7 @@ struct ArtifactRoutes {
                                 number: Int(try part.int64("part_number") ?? 0), etag: try part.string("etag") ?? "")
                         }
                     default:
-                        _ = try fields.string("upload_id")
+                        uploadId = try fields.string("upload_id") ?? ""
                     }
                     // MLflow's local artifact store has no multipart uploads either; clients fall back to PUT.
                     guard let uploads = repository as? any MultipartUploadRepository else {
@@ -91,10 +94,9 @@ struct ArtifactRoutes {
                     if name.isEmpty || path.isRoot {
                         throw SwiftflowError.invalidParameter("Artifact path must include a filename (cannot end with '/').")
                     }
-                    let uploadId = try fields.string("upload_id") ?? ""
                     switch action {
                     case "create":
-                        let upload = try await uploads.createMultipartUpload(path, parts: Int(try fields.int64("num_parts") ?? 1))
+                        let upload = try await uploads.createMultipartUpload(path, parts: Int(clamping: numParts))
                         return JSONResponse.make { w in
                             w.beginObject()
                             w.field("upload_id", upload.uploadId)
