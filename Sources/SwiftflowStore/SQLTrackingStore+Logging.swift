@@ -65,22 +65,41 @@ extension SQLTrackingStore {
         var fresh: [Param] = []
         for param in params {
             if let old = existing[param.key] {
-                if old != param.value {
-                    throw SwiftflowError.invalidParameter(
-                        "Changing param values is not allowed. Param with key='\(param.key)' was already logged with "
-                            + "value='\(old)' for run ID='\(runId)'. Attempted logging new value '\(param.value)'.")
-                }
+                try Self.requireUnchanged(param, old: old, runId: runId)
             } else {
                 fresh.append(param)
             }
         }
         guard !fresh.isEmpty else { return }
+        // A replica may log the same key between the read above and this insert (PostgreSQL; SQLite's
+        // writer is alone): its row wins, and is then compared like any earlier one.
         var insert = SQLQuery("INSERT INTO params (run_id, key, value) VALUES ")
         for (index, param) in fresh.enumerated() {
             if index > 0 { insert += ", " }
             insert.bindList([runId, param.key, param.value])
         }
-        try await db.run(insert)
+        insert += " ON CONFLICT (run_id, key) DO NOTHING RETURNING key"
+        let inserted = Set(try await db.all(insert).map { try $0.decode(column: "key", as: String.self) })
+        let raced = fresh.filter { !inserted.contains($0.key) }
+        guard !raced.isEmpty else { return }
+        var racedQuery = SQLQuery("SELECT key, value FROM params WHERE run_id = ")
+        racedQuery.bind(runId)
+        racedQuery += " AND key IN "
+        racedQuery.bindList(raced.map(\.key))
+        var stored: [String: String] = [:]
+        for row in try await db.all(racedQuery) {
+            stored[try row.decode(column: "key", as: String.self)] = try row.decode(column: "value", as: String.self)
+        }
+        for param in raced {
+            try Self.requireUnchanged(param, old: stored[param.key] ?? param.value, runId: runId)
+        }
+    }
+
+    private static func requireUnchanged(_ param: Param, old: String, runId: String) throws(SwiftflowError) {
+        guard old != param.value else { return }
+        throw SwiftflowError.invalidParameter(
+            "Changing param values is not allowed. Param with key='\(param.key)' was already logged with "
+                + "value='\(old)' for run ID='\(runId)'. Attempted logging new value '\(param.value)'.")
     }
 
     /// Inserts the points in one statement: they travel as one JSON array bound to one parameter
