@@ -54,14 +54,7 @@ extension SQLTrackingStore {
     /// Params never change: re-logging the same value is fine, a new value is `INVALID_PARAMETER_VALUE`.
     private func insertParams(_ db: any SQLDatabase, runId: String, params: [Param]) async throws {
         guard !params.isEmpty else { return }
-        var existingQuery = SQLQuery("SELECT key, value FROM params WHERE run_id = ")
-        existingQuery.bind(runId)
-        existingQuery += " AND key IN "
-        existingQuery.bindList(params.map(\.key))
-        var existing: [String: String] = [:]
-        for row in try await db.all(existingQuery) {
-            existing[try row.decode(column: "key", as: String.self)] = try row.decode(column: "value", as: String.self)
-        }
+        let existing = try await storedParams(db, runId: runId, keys: params.map(\.key))
         var fresh: [Param] = []
         for param in params {
             if let old = existing[param.key] {
@@ -82,17 +75,23 @@ extension SQLTrackingStore {
         let inserted = Set(try await db.all(insert).map { try $0.decode(column: "key", as: String.self) })
         let raced = fresh.filter { !inserted.contains($0.key) }
         guard !raced.isEmpty else { return }
-        var racedQuery = SQLQuery("SELECT key, value FROM params WHERE run_id = ")
-        racedQuery.bind(runId)
-        racedQuery += " AND key IN "
-        racedQuery.bindList(raced.map(\.key))
-        var stored: [String: String] = [:]
-        for row in try await db.all(racedQuery) {
-            stored[try row.decode(column: "key", as: String.self)] = try row.decode(column: "value", as: String.self)
-        }
+        let stored = try await storedParams(db, runId: runId, keys: raced.map(\.key))
         for param in raced {
             try Self.requireUnchanged(param, old: stored[param.key] ?? param.value, runId: runId)
         }
+    }
+
+    /// The values of the run's params among `keys`, by key.
+    private func storedParams(_ db: any SQLDatabase, runId: String, keys: [String]) async throws -> [String: String] {
+        var query = SQLQuery("SELECT key, value FROM params WHERE run_id = ")
+        query.bind(runId)
+        query += " AND key IN "
+        query.bindList(keys)
+        var values: [String: String] = [:]
+        for row in try await db.all(query) {
+            values[try row.decode(column: "key", as: String.self)] = try row.decode(column: "value", as: String.self)
+        }
+        return values
     }
 
     private static func requireUnchanged(_ param: Param, old: String, runId: String) throws(SwiftflowError) {
