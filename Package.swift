@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "SwiftflowStore", targets: ["SwiftflowStore"]),
         .library(name: "SwiftflowArtifacts", targets: ["SwiftflowArtifacts"]),
         .library(name: "SwiftflowServer", targets: ["SwiftflowServer"]),
+        .library(name: "SwiftflowClient", targets: ["SwiftflowClient"]),
+        .library(name: "SwiftflowModels", targets: ["SwiftflowModels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -83,6 +85,32 @@ let package = Package(
             resources: [.embedInCode("UI/Assets")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SwiftflowClient",
+            dependencies: [
+                "SwiftflowCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SwiftflowModels",
+            dependencies: [
+                "SwiftflowCore",
+                "SwiftflowArtifacts",
+                "SwiftflowClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            // The Python side of the workers, compiled in: the binary writes it to its cache to run it.
+            resources: [.embedInCode("Python/worker.py")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "swiftflow",
             dependencies: [
@@ -90,6 +118,7 @@ let package = Package(
                 "SwiftflowStore",
                 "SwiftflowArtifacts",
                 "SwiftflowServer",
+                "SwiftflowModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -103,6 +132,8 @@ let package = Package(
                 "SwiftflowStore",
                 "SwiftflowArtifacts",
                 "SwiftflowServer",
+                "SwiftflowClient",
+                "SwiftflowModels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
