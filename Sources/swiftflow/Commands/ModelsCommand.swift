@@ -57,9 +57,14 @@ struct ModelsCommand: AsyncParsableCommand {
                 let python = try PythonEnvironment(manager: try manager(), logger: logger).python(for: model, in: directory)
                 return (directory, model, python)
             } catch let error as SwiftflowError {
-                throw ValidationError(error.message)
+                throw Failure(description: error.message)
             }
         }
+    }
+
+    /// A runtime failure: printed as `Error: ...` without the usage text a ValidationError adds.
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
     }
 
     struct Serve: AsyncParsableCommand {
@@ -104,7 +109,7 @@ struct ModelsCommand: AsyncParsableCommand {
             do {
                 try await pool.start()
             } catch let error as SwiftflowError {
-                throw ValidationError(error.message)
+                throw Failure(description: error.message)
             }
             logger.info("Serving \(model.modelUri) on http://\(host):\(port) with \(workers) worker(s) (\(python))")
             let app = buildScoringApplication(
