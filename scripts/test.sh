@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift unit tests, then MLflow's official client against a freshly started
 # release server (the conformance suite beside this repository, ../shared/conformance), the model
-# URI check, the web UI in headless Chromium, and the side-by-side search comparison.
+# URI check, `models serve` against `mlflow models serve`, the web UI in headless Chromium, and the
+# side-by-side search comparison.
 #
 #   scripts/test.sh            unit tests + conformance
 #   SKIP_CONFORMANCE=1 scripts/test.sh
@@ -186,6 +187,17 @@ echo "== model URIs through http://127.0.0.1:$PORT"
 tail -n 1 "$DATA_DIR/model_uris.log"
 
 VENV="${CONFORMANCE_VENV:-$HOME/.cache/conformance-venv}"
+
+# `swiftflow models serve` against the official `mlflow models serve` on the same logged models: the same
+# requests, byte-identical answers; then crashing and hanging workers, and `models predict`. Models are
+# downloaded into a cache of this run only.
+echo "== models serve: official mlflow models serve against ours"
+export SWIFTFLOW_CACHE_DIR="$DATA_DIR/swiftflow-cache"
+"$VENV/bin/python" "$ROOT/scripts/models_compare.py" --tracking-uri "http://127.0.0.1:$PORT" \
+  --swiftflow "$ROOT/.build/release/swiftflow"
+echo "== models serve: worker crashes and hangs, models predict"
+"$VENV/bin/python" "$ROOT/scripts/models_workers.py" --tracking-uri "http://127.0.0.1:$PORT" \
+  --swiftflow "$ROOT/.build/release/swiftflow"
 
 # Runs whose artifact root is in S3 and whose client writes there itself (no proxy).
 if [ -n "$S3_ENDPOINT" ]; then
