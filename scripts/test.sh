@@ -198,6 +198,8 @@ export SWIFTFLOW_CACHE_DIR="$DATA_DIR/swiftflow-cache"
 echo "== models serve: worker crashes and hangs, models predict"
 "$VENV/bin/python" "$ROOT/scripts/models_workers.py" --tracking-uri "http://127.0.0.1:$PORT" \
   --swiftflow "$ROOT/.build/release/swiftflow"
+echo "== README: log, serve and score a model as written"
+scripts/readme_models.sh
 
 # Runs whose artifact root is in S3 and whose client writes there itself (no proxy).
 if [ -n "$S3_ENDPOINT" ]; then
