@@ -7,17 +7,20 @@ public struct WorkerLaunch: Sendable {
     public var python: String
     public var modelDirectory: String
     public var environment: [String: String]
+    /// The worker program; nil for the one compiled into the binary (tests give a stand-in).
+    public var script: String?
 
-    public init(python: String, modelDirectory: String, environment: [String: String]) {
+    public init(python: String, modelDirectory: String, environment: [String: String], script: String? = nil) {
         self.python = python
         self.modelDirectory = modelDirectory
         self.environment = environment
+        self.script = script
     }
 }
 
 /// A job for the workers: one request, raw or typed, and where its answer goes.
-final class WorkerJob: @unchecked Sendable {
-    enum Payload {
+package final class WorkerJob: @unchecked Sendable {
+    package enum Payload {
         case raw(contentType: String?, body: [UInt8])
         case typed(TypedRequest, batchKey: String)
     }
@@ -78,8 +81,14 @@ public final class WorkerPool: @unchecked Sendable {
     private var queue: [WorkerJob] = []
     private var workers: [Int: WorkerProcess] = [:]
     private var stopping = false
-    /// The mlflow version inside the model environment, reported by each worker at start.
-    public private(set) var mlflowVersion = ""
+    private var reportedVersion = ""
+
+    /// The mlflow version inside the model environment, reported by the workers at start.
+    public var mlflowVersion: String {
+        condition.lock()
+        defer { condition.unlock() }
+        return reportedVersion
+    }
 
     public init(launch: WorkerLaunch, size: Int, timeout: Duration, batching: Bool, maxBatchRows: Int = 65_536,
                 logger: Logger) {
@@ -116,7 +125,7 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     /// Runs `payload` on a worker and answers its result.
-    func submit(_ payload: WorkerJob.Payload) async throws -> WorkerAnswer {
+    package func submit(_ payload: WorkerJob.Payload) async throws -> WorkerAnswer {
         // Waiting outlives a worker restart (loading a model takes seconds); running is held to `timeout`.
         let job = WorkerJob(payload, deadline: .now + max(timeout, Self.queueLimit))
         return try await withTaskCancellationHandler {
@@ -150,7 +159,7 @@ public final class WorkerPool: @unchecked Sendable {
 
     private func register(_ worker: WorkerProcess, mlflowVersion version: String) {
         condition.lock()
-        if mlflowVersion.isEmpty { mlflowVersion = version }
+        if reportedVersion.isEmpty { reportedVersion = version }
         workers[worker.slot] = worker
         condition.unlock()
     }

@@ -21,7 +21,7 @@ final class WorkerProcess: @unchecked Sendable {
     init(launch: WorkerLaunch, slot: Int, logger: Logger) throws {
         self.slot = slot
         signal(SIGPIPE, SIG_IGN)
-        let script = try WorkerScript.path(environment: launch.environment)
+        let script = try launch.script ?? WorkerScript.path(environment: launch.environment)
         let input = Pipe()
         let output = Pipe()
         process = Process()
