@@ -32,6 +32,8 @@ import tempfile
 import threading
 import time
 
+from proctree import process_tree  # bench/, the script's own folder
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MLFLOW_VENV = os.environ.get("MLFLOW_VENV", os.path.expanduser("~/.cache/mlflow-official-venv"))
 
@@ -97,25 +99,6 @@ class Server:
 
 
 # ---------------------------------------------------------------- memory
-def process_tree(pid):
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        p = frontier.pop()
-        for child, parent in parents.items():
-            if parent == p and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    return tree
-
-
 def memory_kib(pids, field):
     """`field` (VmRSS or VmHWM) of each process in `pids`, summed, in KiB."""
     total = 0

@@ -13,6 +13,8 @@ import os
 import re
 import sys
 
+from proctree import process_tree  # bench/, the script's own folder
+
 SIZES = (1, 1000)
 SERVERS = ("official", "ours")
 
@@ -48,25 +50,6 @@ def log(tracking_uri, name, out):
 
 
 # ---------------------------------------------------------------- memory
-def process_tree(pid):
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    tree, frontier = [pid], [pid]
-    while frontier:
-        p = frontier.pop()
-        for child, parent in parents.items():
-            if parent == p and child not in tree:
-                tree.append(child)
-                frontier.append(child)
-    return tree
-
-
 def mem(pid):
     """Rss and Pss (smaps_rollup, KiB) of each process of the tree; Pss shares pages the
     processes have in common (forked workers, libraries), so the tree's Pss does not count them twice."""
