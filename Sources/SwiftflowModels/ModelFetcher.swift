@@ -204,7 +204,7 @@ public struct ModelFetcher: Sendable {
             if entry.isDirectory {
                 try await copyTree(repository, from: entry.path, into: target)
             } else {
-                FileManager.default.createFile(atPath: target.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: target.path, contents: nil)
                 let handle = try FileHandle(forWritingTo: target)
                 defer { try? handle.close() }
                 try await repository.read(entry.path, range: nil) { buffer in

@@ -84,7 +84,7 @@ public struct PythonEnvironment: Sendable {
                     try run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", file.path],
                             directory: directory)
                 }
-                FileManager.default.createFile(atPath: target.appendingPathComponent(".ready").path, contents: nil)
+                _ = FileManager.default.createFile(atPath: target.appendingPathComponent(".ready").path, contents: nil)
             } catch {
                 try? FileManager.default.removeItem(at: target)
                 throw error
@@ -143,7 +143,7 @@ public struct PythonEnvironment: Sendable {
             logger.info("Creating conda environment \(target.path)")
             do {
                 try run(condaBinary, ["env", "create", "--quiet", "--prefix", target.path, "--file", file.path])
-                FileManager.default.createFile(atPath: target.appendingPathComponent(".ready").path, contents: nil)
+                _ = FileManager.default.createFile(atPath: target.appendingPathComponent(".ready").path, contents: nil)
             } catch {
                 try? FileManager.default.removeItem(at: target)
                 throw error
