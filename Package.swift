@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SwiftflowServer", targets: ["SwiftflowServer"]),
         .library(name: "SwiftflowClient", targets: ["SwiftflowClient"]),
         .library(name: "SwiftflowModels", targets: ["SwiftflowModels"]),
+        .library(name: "SwiftflowProjects", targets: ["SwiftflowProjects"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -111,6 +112,17 @@ let package = Package(
             resources: [.embedInCode("Python/worker.py")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SwiftflowProjects",
+            dependencies: [
+                "SwiftflowCore",
+                "SwiftflowClient",
+                // Python environments (virtualenv, conda) are built the same way for models and projects.
+                "SwiftflowModels",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "swiftflow",
             dependencies: [
@@ -119,6 +131,7 @@ let package = Package(
                 "SwiftflowArtifacts",
                 "SwiftflowServer",
                 "SwiftflowModels",
+                "SwiftflowProjects",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

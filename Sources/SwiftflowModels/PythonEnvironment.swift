@@ -54,6 +54,11 @@ public struct PythonEnvironment: Sendable {
             spec = PythonEnvFile(python: model.pythonFunction?.pythonVersion, buildDependencies: ["pip"],
                                  dependencies: ["-r requirements.txt"])
         }
+        return try virtualenv(spec, directory)
+    }
+
+    /// The interpreter of a virtualenv built from `spec` (`-r` files read from `directory`), cached by content.
+    public func virtualenv(_ spec: PythonEnvFile, _ directory: URL) throws -> String {
         // `-r file` lines are read here so that the cache key covers the files' content.
         var requirements: [String] = []
         for line in spec.dependencies {
@@ -112,7 +117,7 @@ public struct PythonEnvironment: Sendable {
                 + "Install Python \(wanted), or serve with --env-manager local to use the current python3.")
     }
 
-    private func pythonVersion(_ path: String) throws -> String {
+    public func pythonVersion(_ path: String) throws -> String {
         try capture(path, ["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -120,6 +125,11 @@ public struct PythonEnvironment: Sendable {
     // MARK: conda
 
     private func conda(_ model: MLmodel, _ directory: URL) throws -> String {
+        try conda(file: directory.appendingPathComponent(model.pythonFunction?.condaFile ?? "conda.yaml"))
+    }
+
+    /// The interpreter of a conda environment built from `file`, cached by content.
+    public func conda(file: URL) throws -> String {
         let condaBinary: String
         if let home = environment["MLFLOW_CONDA_HOME"], !home.isEmpty,
            FileManager.default.isExecutableFile(atPath: home + "/bin/conda") {
@@ -132,7 +142,6 @@ public struct PythonEnvironment: Sendable {
                 "--env-manager conda needs conda, which was not found on PATH or in $MLFLOW_CONDA_HOME/bin. "
                     + "Install Miniconda or Miniforge, or use --env-manager virtualenv or local.")
         }
-        let file = directory.appendingPathComponent(model.pythonFunction?.condaFile ?? "conda.yaml")
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
             throw SwiftflowError(.invalidParameterValue, "The model has no conda environment file (\(file.lastPathComponent)).")
         }
@@ -172,7 +181,7 @@ public struct PythonEnvironment: Sendable {
     }
 
     /// `name` as an absolute path, searched on PATH when it has no slash.
-    func executable(_ name: String) throws -> String {
+    public func executable(_ name: String) throws -> String {
         if name.contains("/") {
             guard FileManager.default.isExecutableFile(atPath: name) else {
                 throw SwiftflowError(.invalidParameterValue, "No executable at \(name).")
