@@ -293,20 +293,67 @@ public struct ProjectParameter: Sendable, Equatable {
         type = kind
     }
 
-    /// A YAML scalar as Python's `str()` prints what PyYAML makes of it (None for null).
+    /// A YAML scalar as Python's `str()` prints what PyYAML makes of it (nil for null). PyYAML reads
+    /// YAML 1.1: `1e-3` is a string (a float needs a dot), `yes` is True, `0x1F` is 31.
     static func pythonString(_ node: Node) -> String? {
         guard let scalar = node.scalar else { return nil }
-        switch node.tag.description {
-        case Tag.Name.null.rawValue: return nil
-        case Tag.Name.bool.rawValue: return (Bool.construct(from: scalar) ?? false) ? "True" : "False"
-        case Tag.Name.int.rawValue: return Int.construct(from: scalar).map(String.init) ?? scalar.string
-        case Tag.Name.float.rawValue:
-            guard let value = Double.construct(from: scalar) else { return scalar.string }
-            if value.isNaN { return "nan" }
-            if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-            return value.description
-        default: return scalar.string
+        let text = scalar.string
+        guard scalar.style == .plain || scalar.style == .any else { return text }
+        if ["", "~", "null", "Null", "NULL"].contains(text) { return nil }
+        if ["yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"].contains(text) { return "True" }
+        if ["no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"].contains(text) { return "False" }
+        if let integer = yaml11Int(text) { return integer }
+        if let float = yaml11Float(text) { return float }
+        return text
+    }
+
+    private static func yaml11Int(_ text: String) -> String? {
+        var body = Substring(text)
+        var sign = ""
+        if let first = body.first, first == "-" || first == "+" {
+            sign = first == "-" ? "-" : ""
+            body = body.dropFirst()
         }
+        let digits = body.replacingOccurrences(of: "_", with: "")
+        let value: Int?
+        if body.hasPrefix("0b") {
+            value = Int(digits.dropFirst(2), radix: 2)
+        } else if body.hasPrefix("0x") {
+            value = Int(digits.dropFirst(2), radix: 16)
+        } else if body.count > 1, body.hasPrefix("0") {
+            value = digits.allSatisfy({ ("0"..."7").contains($0) }) ? Int(digits, radix: 8) : nil
+        } else if let first = body.first, first.isASCII, first.isNumber, body.allSatisfy({ ($0.isASCII && $0.isNumber) || $0 == "_" }) {
+            value = Int(digits)
+        } else {
+            value = nil
+        }
+        guard let value, !digits.isEmpty else { return nil }
+        return sign + String(value)
+    }
+
+    private static func yaml11Float(_ text: String) -> String? {
+        let lower = text.lowercased()
+        if [".inf", "+.inf"].contains(lower) { return "inf" }
+        if lower == "-.inf" { return "-inf" }
+        if lower == ".nan" { return "nan" }
+        // [-+]?digits.digits?([eE][-+]digits)? or .digits([eE][-+]digits)?
+        var rest = Substring(text)
+        if let first = rest.first, first == "-" || first == "+" { rest = rest.dropFirst() }
+        guard let dot = rest.firstIndex(of: ".") else { return nil }
+        let whole = rest[..<dot]
+        var fraction = rest[rest.index(after: dot)...]
+        var exponent: Substring = ""
+        if let e = fraction.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = fraction[fraction.index(after: e)...]
+            fraction = fraction[..<e]
+            guard let sign = exponent.first, sign == "-" || sign == "+", exponent.count > 1,
+                  exponent.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        }
+        let isDigits: (Substring) -> Bool = { $0.allSatisfy { ($0.isASCII && $0.isNumber) || $0 == "_" } }
+        guard isDigits(whole), isDigits(fraction), !(whole.isEmpty && fraction.isEmpty),
+              whole.isEmpty ? !fraction.isEmpty : whole.first!.isNumber,
+              let value = Double(text.replacingOccurrences(of: "_", with: "")) else { return nil }
+        return value.description
     }
 
     /// `value` checked against the type: ints and floats must parse, `uri` needs a scheme, a local

@@ -43,17 +43,19 @@ public struct ProjectRunner: Sendable {
         if request.experimentName != nil && request.experimentId != nil {
             throw SwiftflowError.invalidParameter("Specify only one of 'experiment_name' or 'experiment_id'.")
         }
+        let trackingURI = environment["MLFLOW_TRACKING_URI"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:5000"
+        let client = try TrackingClient(trackingURI: trackingURI, environment: environment)
+        // As mlflow run: the experiment first (created when missing), then the project.
+        let experimentId = try await experiment(request, client)
         let source = try ProjectSource.fetch(request.uri, version: request.version)
         let project = try MLproject.load(directory: source.directory)
         let entry = try project.entryPoint(request.entryPoint, shell: environment["SHELL"] ?? "bash")
         // Everything about the parameters is checked before a run exists.
         let (parameters, extra) = try entry.resolve(request.parameters)
-        let command = try entry.command(request.parameters, workingDirectory: source.directory)
+        // Relative `path` values are read from where the command was started, as mlflow run does.
+        let command = try entry.command(
+            request.parameters, workingDirectory: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         let manager = try envManager(request.envManager, project: project)
-
-        let trackingURI = environment["MLFLOW_TRACKING_URI"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:5000"
-        let client = try TrackingClient(trackingURI: trackingURI, environment: environment)
-        let experimentId = try await experiment(request, client)
         let runId: String
         if let existing = request.runId {
             _ = try await client.get("/api/2.0/mlflow/runs/get", query: [("run_id", existing)])
@@ -233,6 +235,7 @@ public struct ProjectRunner: Sendable {
         var body = JSONWriter(style: .compact)
         body.beginObject()
         body.field("experiment_id", experimentId)
+        body.field("user_id", Self.user(environment))
         body.field("start_time", Int64(Date().timeIntervalSince1970 * 1000))
         body.repeatedField("tags", tags) { w, tag in
             w.beginObject(); w.field("key", tag.0); w.field("value", tag.1); w.endObject()
@@ -268,7 +271,15 @@ public struct ProjectRunner: Sendable {
         body.field("status", status)
         body.field("end_time", Int64(Date().timeIntervalSince1970 * 1000))
         body.endObject()
-        _ = try await client.post("/api/2.0/mlflow/runs/update", body: body.bytes)
+        let updated = try await client.post("/api/2.0/mlflow/runs/update", body: body.bytes)
+        // The links the official client prints when it ends a run on a tracking server.
+        let suppressed = ["true", "1"].contains(environment["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"]?.lowercased() ?? "")
+        if !suppressed, case .string(let experimentId)? = updated["run_info"]?["experiment_id"] {
+            let name: String = if case .string(let n)? = updated["run_info"]?["run_name"] { n } else { runId }
+            let experimentURL = "\(client.baseURL)/#/experiments/\(experimentId)"
+            print("🏃 View run \(name) at: \(experimentURL)/runs/\(runId)")
+            print("🧪 View experiment at: \(experimentURL)")
+        }
     }
 
     /// Python's `getpass.getuser()`.

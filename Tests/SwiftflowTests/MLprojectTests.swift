@@ -113,3 +113,30 @@ struct MLprojectTests {
         #expect(ShellQuote.quote("é") == "'é'")
     }
 }
+
+@Suite("MLproject defaults as PyYAML reads them")
+struct MLprojectDefaultTests {
+    @Test("YAML 1.1 scalars: floats need a dot, yes/no are booleans, quoted text stays text")
+    func defaults() throws {
+        let parsed = try MLproject.parse(yaml: """
+            entry_points:
+              main:
+                parameters:
+                  a: {default: 1.0}
+                  b: {default: 1.5e3}
+                  c: {default: 1e-3}
+                  d: {default: 1.5e+3}
+                  e: {default: yes}
+                  f: {default: "yes"}
+                  g: {default: 0x1F}
+                  h: {default: 1_000}
+                  i: {default: .inf}
+                  j: {default: ~}
+                  k: {default: -2}
+                  l: {default: 0.10}
+                command: x
+            """)
+        let defaults = try parsed.entryPoint("main").parameters.map(\.defaultValue)
+        #expect(defaults == ["1.0", "1.5e3", "1e-3", "1500.0", "True", "yes", "31", "1000", "inf", nil, "-2", "0.1"])
+    }
+}
