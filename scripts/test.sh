@@ -198,8 +198,14 @@ export SWIFTFLOW_CACHE_DIR="$DATA_DIR/swiftflow-cache"
 echo "== models serve: worker crashes and hangs, models predict"
 "$VENV/bin/python" "$ROOT/scripts/models_workers.py" --tracking-uri "http://127.0.0.1:$PORT" \
   --swiftflow "$ROOT/.build/release/swiftflow"
-echo "== README: log, serve and score a model as written"
-scripts/readme_models.sh
+echo "== swiftflow run against mlflow run: the same projects, the same params, tags and metrics"
+"$VENV/bin/python" "$ROOT/scripts/projects_compare.py" --tracking-uri "http://127.0.0.1:$PORT" \
+  --swiftflow "$ROOT/.build/release/swiftflow"
+echo "== swiftflow run: a virtualenv project, Ctrl-C, type errors, Docker"
+"$VENV/bin/python" "$ROOT/scripts/projects_run.py" --tracking-uri "http://127.0.0.1:$PORT" \
+  --swiftflow "$ROOT/.build/release/swiftflow"
+echo "== README: the serving and projects demos as written"
+scripts/readme_demos.sh
 
 # Runs whose artifact root is in S3 and whose client writes there itself (no proxy).
 if [ -n "$S3_ENDPOINT" ]; then
