@@ -56,6 +56,9 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                // Password hashes of the basic-auth app (PBKDF2, and scrypt for hashes moved in from MLflow).
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -81,6 +84,8 @@ let package = Package(
                 "SwiftflowArtifacts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                // HMAC for the cache of verified credentials.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             // The UI's CSS and JavaScript, compiled in as byte arrays: one binary, nothing to install.
             resources: [.embedInCode("UI/Assets")],

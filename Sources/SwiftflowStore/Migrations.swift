@@ -12,8 +12,13 @@ package struct Migration: Sendable {
 /// refused rather than touched.
 package struct Migrator: Sendable {
     package let migrations: [Migration]
+    /// The applied-ids table: each schema sharing a database (tracking, auth) keeps its own.
+    package let table: String
 
-    package init(migrations: [Migration]) { self.migrations = migrations }
+    package init(migrations: [Migration], table: String = "swiftflow_migrations") {
+        self.migrations = migrations
+        self.table = table
+    }
 
     /// Brings the schema up to date.
     /// - Returns: the ids applied by this call.
@@ -21,13 +26,14 @@ package struct Migrator: Sendable {
     @discardableResult
     package func migrate(_ executor: any DatabaseExecutor) async throws -> [String] {
         let kind = executor.kind
+        let table = self.table
         try await executor.write { db in
             try await Self.lock(db, kind)
             try await db.raw(
-                "CREATE TABLE IF NOT EXISTS swiftflow_migrations (id TEXT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS \(unsafeRaw: table) (id TEXT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)"
             ).run()
         }
-        let applied = try await executor.read { db in try await Self.appliedIds(db) }
+        let applied = try await executor.read { db in try await Self.appliedIds(db, table) }
         let known = Set(migrations.map(\.id))
         let unknown = applied.filter { !known.contains($0) }
         if !unknown.isEmpty {
@@ -42,12 +48,12 @@ package struct Migrator: Sendable {
             let ran = try await executor.write { db in
                 // Another server starting at the same time may have applied it while this one waited.
                 try await Self.lock(db, kind)
-                if kind == .postgres, try await Self.appliedIds(db).contains(migration.id) { return false }
+                if kind == .postgres, try await Self.appliedIds(db, table).contains(migration.id) { return false }
                 for statement in migration.statements(kind) {
                     try await db.raw(SQLQueryString(statement)).run()
                 }
                 try await db.raw(
-                    "INSERT INTO swiftflow_migrations (id, applied_at) VALUES (\(bind: migration.id), \(bind: Timestamp.nowMillis()))"
+                    "INSERT INTO \(unsafeRaw: table) (id, applied_at) VALUES (\(bind: migration.id), \(bind: Timestamp.nowMillis()))"
                 ).run()
                 return true
             }
@@ -64,8 +70,8 @@ package struct Migrator: Sendable {
         try await db.raw("SELECT pg_advisory_xact_lock(\(unsafeRaw: String(advisoryLockKey)))").run()
     }
 
-    private static func appliedIds(_ db: any SQLDatabase) async throws -> [String] {
-        try await db.raw("SELECT id FROM swiftflow_migrations").all().map { try $0.decode(column: "id", as: String.self) }
+    private static func appliedIds(_ db: any SQLDatabase, _ table: String) async throws -> [String] {
+        try await db.raw("SELECT id FROM \(unsafeRaw: table)").all().map { try $0.decode(column: "id", as: String.self) }
     }
 
     /// The advisory lock's key: "swiftflw" in ASCII, so other applications sharing the database are

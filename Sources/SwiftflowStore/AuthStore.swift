@@ -1,0 +1,44 @@
+import SwiftflowCore
+
+/// The users, roles and role permissions of the basic-auth app (MLflow 3's model: a user holds roles,
+/// a role holds permissions on resource patterns; a user's own grants live in their `__user_<id>__`
+/// role).
+///
+/// Errors carry MLflow's codes and messages: `RESOURCE_DOES_NOT_EXIST` for an unknown user, role or
+/// grant, `RESOURCE_ALREADY_EXISTS` for a taken name or an existing grant, `INVALID_PARAMETER_VALUE`
+/// for input MLflow refuses.
+public protocol AuthStore: Sendable {
+    // MARK: - Users
+
+    func createUser(username: String, password: String, isAdmin: Bool) async throws -> AuthUser
+    /// - Throws: `RESOURCE_DOES_NOT_EXIST` if there is no such user.
+    func user(named username: String) async throws -> AuthUser
+    /// The user and their stored password hash, or nil: for checking credentials only.
+    func credentials(username: String) async throws -> (user: AuthUser, passwordHash: String)?
+    func listUsers() async throws -> [AuthUser]
+    func updatePassword(username: String, password: String) async throws
+    func updateAdmin(username: String, isAdmin: Bool) async throws
+    /// Deletes the user with their own role and its grants.
+    func deleteUser(username: String) async throws
+
+    // MARK: - Permissions
+
+    /// Every permission of every role the user holds in `workspace`: what authorization folds.
+    func permissions(userId: Int64, workspace: String) async throws -> [RolePermission]
+    /// The roles the user holds, with their permissions.
+    func roles(userId: Int64) async throws -> [Role]
+    /// Adds a permission to the user's own role (created on first use).
+    /// - Throws: `RESOURCE_ALREADY_EXISTS` if the user has a grant on that resource already.
+    func grant(username: String, resourceType: String, resourcePattern: String, permission: Permission) async throws
+    /// Sets the permission of an existing or new grant in the user's own role (for creators).
+    func setGrant(userId: Int64, resourceType: String, resourcePattern: String, permission: Permission) async throws
+    /// - Throws: `RESOURCE_DOES_NOT_EXIST` if the user has no such grant.
+    func revoke(username: String, resourceType: String, resourcePattern: String) async throws
+    /// Changes the level of one role permission.
+    /// - Throws: `RESOURCE_DOES_NOT_EXIST` if there is no such row.
+    func updateRolePermission(id: Int64, permission: Permission) async throws -> RolePermission
+    /// Renames the resource in every per-user grant (a renamed registered model).
+    func renameGrants(resourceTypes: [String], from oldPattern: String, to newPattern: String) async throws
+    /// Removes every per-user grant on the resource (a deleted registered model).
+    func deleteGrants(resourceTypes: [String], resourcePattern: String) async throws
+}
