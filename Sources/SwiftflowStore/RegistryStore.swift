@@ -18,8 +18,9 @@ public protocol RegistryStore: Sendable {
     func renameRegisteredModel(name: String, newName: String) async throws -> RegisteredModel
     /// Deletes the model with its versions, tags and aliases.
     func deleteRegisteredModel(name: String) async throws
+    /// - Parameter visibility: the model names the caller may read; the others are left out of every page.
     func searchRegisteredModels(
-        filter: SearchFilter, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+        filter: SearchFilter, maxResults: Int, orderBy: [OrderByClause], pageToken: String?, visibility: Visibility
     ) async throws -> Page<RegisteredModel>
     /// The newest version in each of `stages` (any case; empty means every stage), with aliases.
     func getLatestVersions(name: String, stages: [String]) async throws -> [ModelVersion]
@@ -90,5 +91,15 @@ extension RegistryStore {
         try await createModelVersion(
             name: name, source: source, runId: runId, tags: tags, runLink: runLink, description: description,
             modelId: nil)
+    }
+}
+
+extension RegistryStore {
+    /// Every registered model matching, whoever asks.
+    public func searchRegisteredModels(
+        filter: SearchFilter, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+    ) async throws -> Page<RegisteredModel> {
+        try await searchRegisteredModels(
+            filter: filter, maxResults: maxResults, orderBy: orderBy, pageToken: pageToken, visibility: .all)
     }
 }

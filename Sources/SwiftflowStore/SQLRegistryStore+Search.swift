@@ -5,7 +5,7 @@ extension SQLRegistryStore {
     /// Searches in two steps, as the tracking store does: the page of models under filter and order,
     /// then the tags, aliases and latest versions of those models only, one query per table.
     public func searchRegisteredModels(
-        filter: SearchFilter, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+        filter: SearchFilter, maxResults: Int, orderBy: [OrderByClause], pageToken: String?, visibility: Visibility
     ) async throws -> Page<RegisteredModel> {
         if maxResults > Limits.maxRegisteredModelsSearchResults {
             throw SwiftflowError.invalidParameter(
@@ -28,6 +28,7 @@ extension SQLRegistryStore {
                 throw SwiftflowError.invalidParameter("Invalid attribute name: \(comparison.key)")
             }
         }
+        SearchCompiler.visibilityCondition("m.name", visibility, values: { $0.sorted() }, into: &query)
         if !prompts {
             query += " AND NOT EXISTS (SELECT 1 FROM registered_model_tags p WHERE p.model_id = m.model_id AND p.key = "
             query.bind(RegistryTags.isPrompt)

@@ -127,7 +127,8 @@ extension SQLTrackingStore {
     }
 
     public func searchExperiments(
-        filter: SearchFilter, viewType: ViewType, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+        filter: SearchFilter, viewType: ViewType, maxResults: Int, orderBy: [OrderByClause], pageToken: String?,
+        visibility: Visibility
     ) async throws -> Page<Experiment> {
         let offset = try PageToken.decodeOffset(pageToken)
         var query = SQLQuery("""
@@ -139,6 +140,9 @@ extension SQLTrackingStore {
             query += " AND "
             try SearchCompiler.experimentCondition(comparison, kind: executor.kind, into: &query)
         }
+        // Ids that are not numbers name no experiment of ours.
+        SearchCompiler.visibilityCondition(
+            "e.experiment_id", visibility, values: { $0.compactMap { Int64($0) } }, into: &query)
         query += " ORDER BY "
         query += try SearchCompiler.experimentOrder(orderBy)
         query += " LIMIT "

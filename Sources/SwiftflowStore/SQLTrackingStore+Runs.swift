@@ -47,6 +47,13 @@ extension SQLTrackingStore {
         }
     }
 
+    public func experimentId(ofRun runId: String) async throws -> String? {
+        try await executor.read { db in
+            let rows = try await db.raw("SELECT experiment_id FROM runs WHERE run_id = \(bind: runId)").all()
+            return try rows.first.map { String(try $0.decode(column: "experiment_id", as: Int64.self)) }
+        }
+    }
+
     public func updateRun(id: String, status: RunStatus?, endTime: Int64?, runName: String?) async throws -> RunInfo {
         try await executor.write { db in
             try await self.requireActiveRun(db, runId: id)

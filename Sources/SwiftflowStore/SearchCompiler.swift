@@ -6,6 +6,30 @@ import SwiftflowCore
 /// Run filters on metrics, params and tags become `EXISTS` subqueries on indexed `(key, value)`
 /// tables, so a search never joins every param × tag × metric of every run.
 package enum SearchCompiler {
+    /// Restricts `column` to what `visibility` lets the caller read.
+    /// - Parameter values: the visibility's keys as the column stores them.
+    static func visibilityCondition<Value: Encodable & Sendable>(
+        _ column: String, _ visibility: Visibility, values: (Set<String>) -> [Value], into query: inout SQLQuery
+    ) {
+        switch visibility {
+        case .all:
+            return
+        case .allExcept(let hidden):
+            let keys = values(hidden)
+            guard !keys.isEmpty else { return }
+            query += " AND \(column) NOT IN "
+            query.bindList(keys)
+        case .only(let shown):
+            let keys = values(shown)
+            guard !keys.isEmpty else {
+                query += " AND 1 = 0"
+                return
+            }
+            query += " AND \(column) IN "
+            query.bindList(keys)
+        }
+    }
+
     /// Run attributes and the `runs` columns that hold them.
     static let runColumns: [String: String] = [
         "run_id": "r.run_id", "run_name": "r.name", "status": "r.status", "user_id": "r.user_id",

@@ -18,8 +18,10 @@ public protocol TrackingStore: LoggedModelStore {
     func restoreExperiment(id: String) async throws
     func setExperimentTag(id: String, tag: ExperimentTag) async throws
     func deleteExperimentTag(id: String, key: String) async throws
+    /// - Parameter visibility: the experiments the caller may read; the others are left out of every page.
     func searchExperiments(
-        filter: SearchFilter, viewType: ViewType, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+        filter: SearchFilter, viewType: ViewType, maxResults: Int, orderBy: [OrderByClause], pageToken: String?,
+        visibility: Visibility
     ) async throws -> Page<Experiment>
 
     // MARK: - Runs
@@ -28,6 +30,8 @@ public protocol TrackingStore: LoggedModelStore {
         experimentId: String, userId: String, startTime: Int64, runName: String?, tags: [RunTag]
     ) async throws -> Run
     func getRun(id: String) async throws -> Run
+    /// The experiment of a run, deleted or not, or nil if there is no such run (for authorization).
+    func experimentId(ofRun runId: String) async throws -> String?
     /// - Returns: the run's info after the change.
     func updateRun(id: String, status: RunStatus?, endTime: Int64?, runName: String?) async throws -> RunInfo
     func deleteRun(id: String) async throws
@@ -65,5 +69,16 @@ extension TrackingStore {
     /// Links datasets to the run as its inputs.
     public func logInputs(runId: String, inputs: [DatasetInput]) async throws {
         try await logInputs(runId: runId, inputs: inputs, models: [])
+    }
+}
+
+extension TrackingStore {
+    /// Every experiment matching, whoever asks.
+    public func searchExperiments(
+        filter: SearchFilter, viewType: ViewType, maxResults: Int, orderBy: [OrderByClause], pageToken: String?
+    ) async throws -> Page<Experiment> {
+        try await searchExperiments(
+            filter: filter, viewType: viewType, maxResults: maxResults, orderBy: orderBy, pageToken: pageToken,
+            visibility: .all)
     }
 }
