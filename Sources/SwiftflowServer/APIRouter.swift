@@ -4,21 +4,36 @@ import NIOCore
 import SwiftflowCore
 
 /// Registers MLflow REST handlers under both `/api/2.0/mlflow` and the UI's `/ajax-api/2.0/mlflow`.
-struct APIRouter<Context: RequestContext> {
+struct APIRouter {
+    typealias Context = ServerRequestContext
     let router: Router<Context>
+    /// Where the routes are served: MLflow's 2.0 API by default; the auth app's newer routes are 3.0.
+    var routePrefixes: [String] = Self.prefixes
     static var prefixes: [String] { ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"] }
+    static var prefixes3: [String] { ["/api/3.0/mlflow", "/ajax-api/3.0/mlflow"] }
 
     typealias Handler = @Sendable (MLflowRequest) async throws -> Response
 
     /// Adds `handler` for `method` on `path` (relative to the MLflow prefix). Path parameters are
     /// written `{name}`, as in service.proto, and reach the handler percent-decoded.
+    ///
+    /// With the basic-auth app on, a non-admin's request must pass the route's rule in `AccessRules`
+    /// before the handler runs; a route without a rule is refused (MLflow's fail-closed default).
     func on(_ method: HTTPRequest.Method, _ path: String, _ handler: @escaping Handler) {
         let parameterNames = Self.parameterNames(path)
-        for prefix in Self.prefixes {
+        let rule = AccessRules.rule(method, path)
+        for prefix in routePrefixes {
             router.on(RouterPath(prefix + path), method: method) { request, context in
                 var decoded = try await Self.decode(request, context: context)
                 for name in parameterNames {
                     decoded.pathParameters[name] = context.parameters.get(name).map { percentDecode($0[...]) }
+                }
+                if let auth = context.auth {
+                    decoded.auth = auth
+                    if !auth.isAdmin {
+                        guard let rule else { throw PermissionDenied() }
+                        try await rule(decoded, auth)
+                    }
                 }
                 return try await handler(decoded)
             }

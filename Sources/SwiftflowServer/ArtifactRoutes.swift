@@ -47,7 +47,7 @@ struct ArtifactRoutes {
                 if request.uri.path.hasSuffix("/") {
                     return try await ArtifactDownload.response(repository, .root, request: request)
                 }
-                let fields = try await APIRouter<ServerRequestContext>.decode(request, context: context)
+                let fields = try await APIRouter.decode(request, context: context)
                 let path = try Self.first(fields, "path").map { text throws(SwiftflowError) in
                     try ArtifactPath(validating: text)
                 } ?? .root
@@ -62,7 +62,7 @@ struct ArtifactRoutes {
                 proxyRoute(router, .post, prefix, "/mpu/\(action)/", rule: "/mpu/\(action)/<path:artifact_path>") {
                     request, context, raw in
                     let folder = try ArtifactPath(validating: raw)
-                    let fields = try await APIRouter<ServerRequestContext>.decode(request, context: context)
+                    let fields = try await APIRouter.decode(request, context: context)
                     let localFile = try fields.requiredString("path")
                     // Each action reads its own fields, as MLflow's handlers do (absent ones are the proto's defaults).
                     var numParts: Int64 = 0
@@ -156,8 +156,8 @@ struct ArtifactRoutes {
     // MARK: - Run and model version artifacts
 
     /// `artifacts/list` for runs, and the UI's downloads of run and model version artifacts.
-    func registerTracking<Context: RequestContext>(
-        on api: APIRouter<Context>, tracking: any TrackingStore, registry: any RegistryStore
+    func registerTracking(
+        on api: APIRouter, tracking: any TrackingStore, registry: any RegistryStore
     ) {
         let routes = self
         api.on(.get, "/artifacts/list") { request in
@@ -175,7 +175,7 @@ struct ArtifactRoutes {
             return try await routes.listing(model.artifactLocation, relative, tracking: tracking)
         }
         api.router.get("/get-artifact") { request, context in
-            let fields = try await APIRouter<Context>.decode(request, context: context)
+            let fields = try await APIRouter.decode(request, context: context)
             let path = try ArtifactPath(validating: try Self.required(fields, "path"))
             var runId = try Self.first(fields, "run_id") ?? ""
             if runId.isEmpty { runId = try Self.first(fields, "run_uuid") ?? "" }
@@ -184,7 +184,7 @@ struct ArtifactRoutes {
             return try await ArtifactDownload.response(repository, root.appending(path), request: request)
         }
         api.router.get("/model-versions/get-artifact") { request, context in
-            let fields = try await APIRouter<Context>.decode(request, context: context)
+            let fields = try await APIRouter.decode(request, context: context)
             let path = try ArtifactPath(validating: try Self.required(fields, "path"))
             let uri = try await registry.getModelVersionDownloadURI(
                 name: try Self.first(fields, "name") ?? "", version: try Self.first(fields, "version") ?? "")

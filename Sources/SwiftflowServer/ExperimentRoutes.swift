@@ -6,13 +6,14 @@ import SwiftflowStore
 struct ExperimentRoutes {
     let store: any TrackingStore
 
-    func register<Context: RequestContext>(on api: APIRouter<Context>) {
+    func register(on api: APIRouter) {
         let store = self.store
         api.on(.post, "/experiments/create") { request in
             let id = try await store.createExperiment(
                 name: try request.requiredString("name"),
                 artifactLocation: try request.string("artifact_location"),
                 tags: try request.keyValues("tags"))
+            try await request.auth?.grantCreator(.experiment, id)
             return JSONResponse.make { $0.beginObject(); $0.field("experiment_id", id); $0.endObject() }
         }
         // The UI's dataset list (ajax only in MLflow).
@@ -82,7 +83,7 @@ struct ExperimentRoutes {
                 id: try request.requiredString("experiment_id"), key: try request.requiredString("key"))
             return JSONResponse.empty
         }
-        let search: APIRouter<Context>.Handler = { request in
+        let search: APIRouter.Handler = { request in
             let maxResults = try request.int64("max_results") ?? 0
             if maxResults <= 0 {
                 throw SwiftflowError.invalidParameter(
@@ -98,7 +99,8 @@ struct ExperimentRoutes {
                 viewType: try viewType(request, "view_type"),
                 maxResults: Int(maxResults),
                 orderBy: try OrderByClause.parseExperimentOrderBy(try request.stringArray("order_by")),
-                pageToken: try request.string("page_token"))
+                pageToken: try request.string("page_token"),
+                visibility: try await request.auth?.visibility(.experiment) ?? .all)
             return JSONResponse.page(page, key: "experiments") { w, experiment in w.experiment(experiment) }
         }
         api.on(.post, "/experiments/search", search)

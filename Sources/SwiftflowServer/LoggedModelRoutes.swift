@@ -11,7 +11,7 @@ import SwiftflowStore
 struct LoggedModelRoutes {
     let store: any TrackingStore
 
-    func register<Context: RequestContext>(on api: APIRouter<Context>) {
+    func register(on api: APIRouter) {
         let store = self.store
         api.on(.post, "/logged-models") { request in
             let model = try await store.createLoggedModel(
@@ -23,7 +23,7 @@ struct LoggedModelRoutes {
                 tags: try Self.keyValues(request, "tags"))
             return Self.respond(model)
         }
-        let get: APIRouter<Context>.Handler = { request in
+        let get: APIRouter.Handler = { request in
             // MLflow reads this flag by hand: anything but "true" (any case) is false.
             let allowDeleted = (try? request.string("allow_deleted"))?.lowercased() == "true"
             let model = try await store.getLoggedModel(
@@ -54,8 +54,14 @@ struct LoggedModelRoutes {
                     fieldName: try item.string("field_name") ?? "", ascending: try item.bool("ascending") ?? true,
                     datasetName: try item.string("dataset_name"), datasetDigest: try item.string("dataset_digest"))
             }
+            var experimentIds = try request.stringArray("experiment_ids")
+            if let auth = request.auth {
+                // Models of experiments the caller may not read are left out, as MLflow filters them.
+                experimentIds = try await auth.readableExperiments(experimentIds, tier: .loggedModel)
+                if experimentIds.isEmpty { return JSONResponse.make { $0.beginObject(); $0.endObject() } }
+            }
             let search = try LoggedModelSearch(
-                experimentIds: try request.stringArray("experiment_ids"), filter: try request.string("filter"),
+                experimentIds: experimentIds, filter: try request.string("filter"),
                 datasets: datasets, maxResults: try request.int64("max_results"), orderBy: orderBy,
                 pageToken: try request.string("page_token"))
             let page = try await store.searchLoggedModels(search)

@@ -6,6 +6,8 @@ struct MLflowRequest: Sendable {
     let fields: JSONObject
     /// The `{name}` parts of the route path, decoded; separate from the fields, as in MLflow's handlers.
     var pathParameters: [String: String] = [:]
+    /// The authenticated caller when the basic-auth app is on.
+    var auth: RequestAuth?
 
     init(fields: JSONObject) { self.fields = fields }
 

@@ -21,7 +21,7 @@ struct PromotionRoutes {
     func register(on router: Router<ServerRequestContext>) {
         let evaluator = self.evaluator
         router.post(RouterPath(Self.prefix + "/promote")) { request, context in
-            let fields = try await APIRouter<ServerRequestContext>.decode(request, context: context)
+            let fields = try await APIRouter.decode(request, context: context)
             let policy = try PromotionPolicy.parse(yaml: try fields.requiredString("policy"))
             guard let name = try fields.string("name").flatMap({ $0.isEmpty ? nil : $0 }) ?? policy.model else {
                 throw SwiftflowError.invalidParameter(
@@ -29,8 +29,13 @@ struct PromotionRoutes {
             }
             let dryRun = try fields.bool("dry_run") ?? false
             let userField = try fields.string("user")
-            let actor = [request.headers[Self.userHeader], userField].compactMap { $0 }.first { !$0.isEmpty }
+            var actor = [request.headers[Self.userHeader], userField].compactMap { $0 }.first { !$0.isEmpty }
                 ?? "unknown"
+            if let auth = context.auth {
+                // Moving an alias is a model update; with authentication on, the actor is who signed in.
+                try await auth.requireModelVersion(name, .read, modelNeed: dryRun ? .read : .update)
+                actor = auth.user.username
+            }
             let decisions = try await evaluator.run(policy: policy, model: name, dryRun: dryRun, actor: actor)
             return JSONResponse.make { w in
                 w.beginObject()
@@ -44,13 +49,14 @@ struct PromotionRoutes {
             }
         }
         router.get(RouterPath(Self.prefix + "/promotions")) { request, context in
-            let fields = try await APIRouter<ServerRequestContext>.decode(request, context: context)
+            let fields = try await APIRouter.decode(request, context: context)
             let maxResults = try fields.int64("max_results") ?? 1000
             guard (1...100_000).contains(maxResults) else {
                 throw SwiftflowError.invalidParameter("max_results must be between 1 and 100000, got \(maxResults).")
             }
-            let records = try await evaluator.registry.listPromotions(
-                name: try fields.requiredString("name"), maxResults: Int(maxResults))
+            let name = try fields.requiredString("name")
+            try await context.auth?.requireRegisteredModel(name, .read)
+            let records = try await evaluator.registry.listPromotions(name: name, maxResults: Int(maxResults))
             return JSONResponse.make { w in
                 w.beginObject()
                 w.key("promotions")

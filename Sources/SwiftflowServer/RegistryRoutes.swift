@@ -6,12 +6,15 @@ import SwiftflowStore
 ///
 /// The tracking store is consulted only to check that a new version's source belongs to its run.
 struct RegistryRoutes {
+    /// The grant types that name a registered model.
+    static let modelGrantTypes = [AuthResourceType.registeredModel.rawValue, AuthResourceType.prompt.rawValue]
+
     let registry: any RegistryStore
     let tracking: any TrackingStore
     /// Called with the model's name after a version is created (promotion policies); it never throws.
     var afterVersionCreated: (@Sendable (String) async -> Void)?
 
-    func register<Context: RequestContext>(on api: APIRouter<Context>) {
+    func register(on api: APIRouter) {
         registerModelRoutes(on: api)
         registerVersionRoutes(on: api)
         registerTagAndAliasRoutes(on: api)
@@ -19,12 +22,13 @@ struct RegistryRoutes {
 
     // MARK: - Registered models
 
-    private func registerModelRoutes<Context: RequestContext>(on api: APIRouter<Context>) {
+    private func registerModelRoutes(on api: APIRouter) {
         let registry = self.registry
         api.on(.post, "/registered-models/create") { request in
             let model = try await registry.createRegisteredModel(
                 name: try request.requiredString("name"), tags: try Self.tags(request),
                 description: try request.string("description"))
+            try await request.auth?.grantCreator(.registeredModel, model.name)
             return Self.respond("registered_model") { $0.registeredModel(model) }
         }
         api.on(.get, "/registered-models/get") { request in
@@ -39,10 +43,16 @@ struct RegistryRoutes {
         api.on(.post, "/registered-models/rename") { request in
             let model = try await registry.renameRegisteredModel(
                 name: try request.requiredString("name"), newName: try request.requiredString("new_name"))
+            // Per-user grants follow the model to its new name, as in MLflow.
+            try await request.auth?.access.auth.renameGrants(
+                resourceTypes: Self.modelGrantTypes, from: try request.requiredString("name"), to: model.name)
             return Self.respond("registered_model") { $0.registeredModel(model) }
         }
         api.on(.delete, "/registered-models/delete") { request in
             try await registry.deleteRegisteredModel(name: try request.requiredString("name"))
+            // A model created again under this name starts from the default permission.
+            try await request.auth?.access.auth.deleteGrants(
+                resourceTypes: Self.modelGrantTypes, resourcePattern: try request.requiredString("name"))
             return JSONResponse.empty
         }
         api.on(.get, "/registered-models/search") { request in
@@ -53,7 +63,8 @@ struct RegistryRoutes {
                 filter: try SearchFilter.parseRegisteredModelFilter(try request.string("filter")),
                 maxResults: maxResults,
                 orderBy: try OrderByClause.parseRegisteredModelOrderBy(try request.stringArray("order_by")),
-                pageToken: try request.string("page_token").flatMap { $0.isEmpty ? nil : $0 })
+                pageToken: try request.string("page_token").flatMap { $0.isEmpty ? nil : $0 },
+                visibility: try await request.auth?.visibility(.registeredModel) ?? .all)
             return JSONResponse.make { w in
                 w.beginObject()
                 w.registeredModels("registered_models", page.items)
@@ -61,7 +72,7 @@ struct RegistryRoutes {
                 w.endObject()
             }
         }
-        let latest: APIRouter<Context>.Handler = { request in
+        let latest: APIRouter.Handler = { request in
             let versions = try await registry.getLatestVersions(
                 name: try request.requiredString("name"), stages: try request.stringArray("stages"))
             return JSONResponse.make { w in
@@ -74,7 +85,7 @@ struct RegistryRoutes {
 
     // MARK: - Model versions
 
-    private func registerVersionRoutes<Context: RequestContext>(on api: APIRouter<Context>) {
+    private func registerVersionRoutes(on api: APIRouter) {
         let registry = self.registry
         let tracking = self.tracking
         let afterVersionCreated = self.afterVersionCreated
@@ -117,11 +128,17 @@ struct RegistryRoutes {
         api.on(.get, "/model-versions/search") { request in
             let maxResults = try Self.maxResults(
                 request, default: Limits.maxModelVersionsSearchResults, limit: Limits.maxModelVersionsSearchResults)
-            let page = try await registry.searchModelVersions(
+            var page = try await registry.searchModelVersions(
                 filter: try SearchFilter.parseModelVersionFilter(try request.string("filter")),
                 maxResults: maxResults,
                 orderBy: try OrderByClause.parseModelVersionOrderBy(try request.stringArray("order_by")),
                 pageToken: try request.string("page_token").flatMap { $0.isEmpty ? nil : $0 })
+            if let auth = request.auth, !auth.isAdmin {
+                // As MLflow: versions of unreadable models are dropped from the page, which is not refilled.
+                var kept: [ModelVersion] = []
+                for version in page.items where try await auth.canReadVersions(of: version.name) { kept.append(version) }
+                page.items = kept
+            }
             return JSONResponse.make { w in
                 w.beginObject()
                 w.modelVersions("model_versions", page.items)
@@ -133,7 +150,7 @@ struct RegistryRoutes {
 
     // MARK: - Tags and aliases
 
-    private func registerTagAndAliasRoutes<Context: RequestContext>(on api: APIRouter<Context>) {
+    private func registerTagAndAliasRoutes(on api: APIRouter) {
         let registry = self.registry
         api.on(.post, "/registered-models/set-tag") { request in
             try await registry.setRegisteredModelTag(

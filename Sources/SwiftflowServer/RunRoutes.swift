@@ -6,7 +6,7 @@ import SwiftflowStore
 struct RunRoutes {
     let store: any TrackingStore
 
-    func register<Context: RequestContext>(on api: APIRouter<Context>) {
+    func register(on api: APIRouter) {
         let store = self.store
         api.on(.post, "/runs/create") { request in
             let run = try await store.createRun(
@@ -201,8 +201,14 @@ struct RunRoutes {
                     "Invalid value \(maxResults) for parameter 'max_results' supplied. It must be at most "
                         + "\(Limits.maxRunsSearchResults), and greater than 0")
             }
+            var experimentIds = try request.stringArray("experiment_ids")
+            if let auth = request.auth {
+                // As MLflow: experiments the caller may not read are silently left out of the search.
+                experimentIds = try await auth.readableExperiments(experimentIds)
+                if experimentIds.isEmpty { return JSONResponse.make { $0.beginObject(); $0.endObject() } }
+            }
             let page = try await store.searchRuns(
-                experimentIds: try request.stringArray("experiment_ids"),
+                experimentIds: experimentIds,
                 filter: try SearchFilter.parseRunFilter(try request.string("filter")),
                 viewType: try viewType(request, "run_view_type"),
                 maxResults: Int(maxResults),

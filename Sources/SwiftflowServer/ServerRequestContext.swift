@@ -7,6 +7,8 @@ import NIOCore
 struct ServerRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let channel: any Channel
+    /// The authenticated user when the basic-auth app is on (set by `AuthMiddleware`).
+    var auth: RequestAuth?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)

@@ -8,7 +8,7 @@ import SwiftflowStore
 /// `postgresql://…` (and MLflow's `postgresql+psycopg2://…` / `postgresql+psycopg://…`) open a pool of
 /// PostgreSQL connections; `sqlite:///…` or a plain path open the embedded SQLite file.
 enum BackendStore {
-    enum Location {
+    enum Location: Equatable {
         case sqlite(path: String)
         case postgres(uri: String)
 
@@ -38,6 +38,14 @@ enum BackendStore {
         case .postgres(let uri):
             return try await SQLTrackingStore.openPostgres(
                 uri: uri, poolSize: poolSize, defaultArtifactRoot: defaultArtifactRoot, logger: logger)
+        }
+    }
+
+    /// Opens (migrating) the basic-auth app's tables in the database at `uri`.
+    static func openAuth(uri: String, poolSize: Int, logger: Logger) async throws -> SQLAuthStore {
+        switch try location(uri) {
+        case .sqlite(let path): try await SQLAuthStore.openSQLite(path: path, logger: logger)
+        case .postgres(let uri): try await SQLAuthStore.openPostgres(uri: uri, poolSize: poolSize, logger: logger)
         }
     }
 

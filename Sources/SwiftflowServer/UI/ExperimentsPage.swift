@@ -6,6 +6,8 @@ import SwiftflowStore
 struct ExperimentsPage {
     let store: any TrackingStore
     let query: UIQuery
+    /// The experiments the signed-in user may read (all without authentication).
+    var visibility: Visibility = .all
 
     func render() async throws -> Response {
         let text = query.string("q")
@@ -19,7 +21,7 @@ struct ExperimentsPage {
         let page = try await store.searchExperiments(
             filter: filter, viewType: view, maxResults: 100,
             orderBy: [OrderByClause(entity: .attribute, key: "name", ascending: true)],
-            pageToken: query.string("page_token"))
+            pageToken: query.string("page_token"), visibility: visibility)
         var rows: [HTML] = []
         for experiment in page.items {
             let deleted = experiment.lifecycleStage == .deleted

@@ -6,6 +6,8 @@ import SwiftflowStore
 struct ModelsPage {
     let registry: any RegistryStore
     let query: UIQuery
+    /// The models the signed-in user may read (all without authentication).
+    var visibility: Visibility = .all
 
     func render() async throws -> Response {
         let text = query.string("q")
@@ -15,7 +17,7 @@ struct ModelsPage {
         }
         let page = try await registry.searchRegisteredModels(
             filter: filter, maxResults: 100, orderBy: [OrderByClause(entity: .attribute, key: "name", ascending: true)],
-            pageToken: query.string("page_token"))
+            pageToken: query.string("page_token"), visibility: visibility)
         let rows = page.items.map { model -> HTML in
             let latest = model.latestVersions.max { $0.version < $1.version }
             let aliases = model.aliases.map { "<span class=\"sf-chip\">@\($0.alias) → v\($0.version)</span>" as HTML }

@@ -19,7 +19,15 @@ struct UIRoutes {
             }
             return response
         }
-        page(router, "/") { request in try await ExperimentsPage(store: store, query: UIQuery(request)).render() }
+        // Pages of one resource are checked by `AuthMiddleware`; lists show only what the user may read.
+        router.get("/") { request, context in
+            await Self.rendered {
+                try await ExperimentsPage(
+                    store: store, query: UIQuery(request),
+                    visibility: try await context.auth?.visibility(.experiment) ?? .all
+                ).render()
+            }
+        }
         page(router, "/experiments/{id}") { request, parameters in
             try await RunsPage(store: store, experimentId: UIQuery.pathSegment(parameters.get("id")), query: UIQuery(request)).render()
         }
@@ -28,7 +36,14 @@ struct UIRoutes {
         }
         page(router, "/metric") { request in try await MetricPage(store: store, query: UIQuery(request)).render() }
         page(router, "/compare") { request in try await ComparePage(store: store, query: UIQuery(request)).render() }
-        page(router, "/models") { request in try await ModelsPage(registry: registry, query: UIQuery(request)).render() }
+        router.get("/models") { request, context in
+            await Self.rendered {
+                try await ModelsPage(
+                    registry: registry, query: UIQuery(request),
+                    visibility: try await context.auth?.visibility(.registeredModel) ?? .all
+                ).render()
+            }
+        }
         page(router, "/models/{name}") { request, parameters in
             try await ModelPage(registry: registry, name: UIQuery.pathSegment(parameters.get("name")), query: UIQuery(request)).render()
         }
@@ -49,11 +64,16 @@ struct UIRoutes {
         _ render: @escaping @Sendable (Request, Parameters) async throws -> Response
     ) {
         router.get(path) { request, context in
-            do {
-                return try await render(request, context.parameters)
-            } catch {
-                return Layout.error(error)
-            }
+            await Self.rendered { try await render(request, context.parameters) }
+        }
+    }
+
+    /// A page, or an error page when rendering fails.
+    private static func rendered(_ render: () async throws -> Response) async -> Response {
+        do {
+            return try await render()
+        } catch {
+            return Layout.error(error)
         }
     }
 

@@ -59,6 +59,12 @@ struct ServerCommand: AsyncParsableCommand {
         valueName: "dir"))
     var registryPolicies: String?
 
+    @Option(help: ArgumentHelp(
+        "basic-auth: users and permissions as MLflow's basic-auth app (settings from the ini named by "
+            + "MLFLOW_AUTH_CONFIG_PATH; admin from MLFLOW_AUTH_ADMIN_USERNAME / MLFLOW_AUTH_ADMIN_PASSWORD).",
+        valueName: "name"))
+    var appName: String?
+
     @Option(help: "The log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -154,16 +160,70 @@ struct ServerCommand: AsyncParsableCommand {
             uri: backendStoreUri, poolSize: dbPoolSize, defaultArtifactRoot: root, logger: logger)
         logger.info("swiftflow \(SwiftflowVersion.string): store \(location.description), artifact root \(root)")
         let registry = SQLRegistryStore(sharing: store)
-        let app = buildApplication(
-            configuration: configuration, store: store, registry: registry, artifacts: artifacts, logger: logger)
+        let authStore: SQLAuthStore?
+        let access: AccessControl?
         do {
-            try await app.runService()
+            (authStore, access) = try await openAccessControl(store: store, registry: registry, logger: logger)
         } catch {
             await store.shutdown()
             throw error
         }
+        let app = buildApplication(
+            configuration: configuration, store: store, registry: registry, artifacts: artifacts, logger: logger,
+            access: access)
+        do {
+            try await app.runService()
+        } catch {
+            await authStore?.shutdown()
+            await store.shutdown()
+            throw error
+        }
+        await authStore?.shutdown()
         await store.shutdown()
         logger.info("swiftflow stopped")
+    }
+
+    /// The basic-auth app for `--app-name basic-auth`: its settings, its store (its own database unless
+    /// `database_uri` names the backend store's), and the admin user created if missing. Returns the
+    /// auth store to shut down when it is not the backend store's.
+    private func openAccessControl(
+        store: SQLTrackingStore, registry: SQLRegistryStore, logger: Logger
+    ) async throws -> (SQLAuthStore?, AccessControl?) {
+        guard let appName else { return (nil, nil) }
+        guard appName == "basic-auth" else {
+            throw ValidationError("Unknown app '\(appName)': the only app is basic-auth.")
+        }
+        let environment = ProcessInfo.processInfo.environment
+        var config = AuthConfig()
+        if let path = environment["MLFLOW_AUTH_CONFIG_PATH"], !path.isEmpty {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("Cannot read the auth configuration \(path).")
+            }
+            do { config = try AuthConfig.parse(ini: text) } catch { throw ValidationError(error.message) }
+        }
+        if let name = environment["MLFLOW_AUTH_ADMIN_USERNAME"] { config.adminUsername = name }
+        if let password = environment["MLFLOW_AUTH_ADMIN_PASSWORD"] { config.adminPassword = password }
+        if config.adminUsername.isEmpty {
+            throw ValidationError("Authentication needs a username for the admin user, but none is configured.")
+        }
+        let separate: SQLAuthStore?
+        let auth: SQLAuthStore
+        if try BackendStore.location(config.databaseURI) == BackendStore.location(backendStoreUri) {
+            auth = try await SQLAuthStore.open(sharing: store)
+            separate = nil
+        } else {
+            auth = try await BackendStore.openAuth(uri: config.databaseURI, poolSize: dbPoolSize, logger: logger)
+            separate = auth
+        }
+        do {
+            try await AccessControl.bootstrapAdmin(config, store: auth)
+        } catch let error as SwiftflowError {
+            await separate?.shutdown()
+            throw ValidationError(error.message)
+        }
+        let authLocation = try BackendStore.location(config.databaseURI).description
+        logger.info("basic-auth: users in \(authLocation), default permission \(config.defaultPermission.rawValue)")
+        return (separate, AccessControl(auth: auth, tracking: store, registry: registry, config: config))
     }
 
     /// The values `mlflow server` counts as "no backend store given" (`_is_default_backend_store_uri`).
