@@ -11,6 +11,7 @@
 #   SKIP_POSTGRES=1 scripts/test.sh      store tests on SQLite only (else a throwaway PostgreSQL cluster
 #                                        is started by scripts/postgres.sh and named in SWIFTFLOW_TEST_POSTGRES_URL)
 #   SKIP_S3=1 scripts/test.sh            without the S3 artifact tests (moto on loopback, scripts/s3.sh)
+#   SKIP_AUTH=1 scripts/test.sh          without the basic-auth tests (scripts/auth_test.py, auth_extras.py)
 # With both, the whole conformance suite also runs against two replicas behind a round-robin proxy
 # (nginx, scripts/proxy.sh), on PostgreSQL with artifacts in S3, followed by the PostgreSQL outage test
 # (scripts/pg_outage.py).
@@ -97,6 +98,7 @@ cleanup() {
   if [ -n "$REF_PID" ]; then kill -TERM "$REF_PID" 2>/dev/null || true; fi
   if [ -n "${UI_PID:-}" ]; then kill -TERM "$UI_PID" 2>/dev/null || true; fi
   if [ -n "${DIRECT_PID:-}" ]; then kill -TERM "$DIRECT_PID" 2>/dev/null || true; fi
+  if [ -n "${AUTH_PID:-}" ]; then kill -TERM "$AUTH_PID" 2>/dev/null || true; fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -223,6 +225,51 @@ if [ -n "$S3_ENDPOINT" ]; then
   set -e
   kill -TERM "$DIRECT_PID" 2>/dev/null || true
   if [ "$rc" != 0 ]; then echo "== server log (last 30 lines)"; tail -n 30 "$DATA_DIR/direct/server.log"; exit "$rc"; fi
+fi
+
+# The basic-auth app (`--app-name basic-auth`): MLflow's permission matrix under both default permissions
+# (scripts/auth_matrix.json, recorded against `mlflow server --app-name basic-auth` by
+# scripts/auth_reference.sh), the whole conformance suite as the admin, then what Swiftflow adds
+# (throttling, the UI's filtering, no secret in answers or logs: scripts/auth_extras.py).
+if [ "${SKIP_AUTH:-0}" != 1 ]; then
+  AUTH_ADMIN=admin
+  AUTH_PASSWORD="admin-$(date +%s)-$$"
+  # start_auth_server NAME DEFAULT_PERMISSION MAX_FAILED LOCKOUT_SECONDS [ARGS...]: sets AUTH_PORT, AUTH_PID.
+  start_auth_server() {
+    local dir="$DATA_DIR/auth-$1"
+    mkdir -p "$dir"
+    printf '[mlflow]\ndefault_permission = %s\ndatabase_uri = sqlite:///%s/basic_auth.db\nadmin_username = %s\nadmin_password = %s\n[swiftflow]\nmax_failed_logins = %s\nlockout_seconds = %s\n' \
+      "$2" "$dir" "$AUTH_ADMIN" "$AUTH_PASSWORD" "$3" "$4" >"$dir/basic_auth.ini"
+    AUTH_PORT="$(free_port)"
+    local name="$1"
+    shift 4
+    MLFLOW_AUTH_CONFIG_PATH="$dir/basic_auth.ini" start_server "$dir" "$AUTH_PORT" --app-name basic-auth \
+      --backend-store-uri "sqlite:///$dir/mlflow.db" --artifacts-destination "$dir/mlartifacts" "$@"
+    AUTH_PID=$STARTED_PID
+    wait_healthy "$AUTH_PID" "$AUTH_PORT" "$dir/server.log"
+    echo "== basic-auth server ($name) on port $AUTH_PORT"
+  }
+  auth_fail() { echo "== auth server log (last 30 lines)"; tail -n 30 "$DATA_DIR/auth-$1/server.log"; exit 1; }
+  for default in READ NO_PERMISSIONS; do
+    start_auth_server "$default" "$default" 1000 30
+    echo "== basic-auth: the permission matrix (default_permission=$default) against MLflow's recorded answers"
+    "$VENV/bin/python" "$ROOT/scripts/auth_test.py" "http://127.0.0.1:$AUTH_PORT" \
+      --admin-user "$AUTH_ADMIN" --admin-password "$AUTH_PASSWORD" >"$DATA_DIR/auth-$default.log" 2>&1 \
+      || { grep -v '^  ' "$DATA_DIR/auth-$default.log" | tail -n 40; auth_fail "$default"; }
+    tail -n 1 "$DATA_DIR/auth-$default.log"
+    if [ "$default" = READ ]; then
+      echo "== conformance as the admin through basic-auth"
+      MLFLOW_TRACKING_USERNAME="$AUTH_ADMIN" MLFLOW_TRACKING_PASSWORD="$AUTH_PASSWORD" \
+        "$CONFORMANCE_DIR/run.sh" "http://127.0.0.1:$AUTH_PORT" "${CONFORMANCE_FILES[@]}" || auth_fail "$default"
+    fi
+    kill -TERM "$AUTH_PID" 2>/dev/null || true
+  done
+  start_auth_server extras READ 3 2 --log-level trace
+  echo "== basic-auth: throttling, the UI, no secret in answers or logs"
+  "$VENV/bin/python" "$ROOT/scripts/auth_extras.py" "http://127.0.0.1:$AUTH_PORT" --admin-user "$AUTH_ADMIN" \
+    --admin-password "$AUTH_PASSWORD" --max-failed 3 --lockout-seconds 2 --log "$DATA_DIR/auth-extras/server.log" \
+    || auth_fail extras
+  kill -TERM "$AUTH_PID" 2>/dev/null || true
 fi
 
 # The web UI in headless Chromium, against a second server with data of its own (the checks count rows).

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""What Swiftflow's basic-auth adds to MLflow's, checked against a running server.
+
+    auth_extras.py URL --admin-user U --admin-password P --lockout-seconds S --max-failed N --log FILE
+
+The server must run with `[swiftflow] max_failed_logins = N` and `lockout_seconds = S` in its ini and
+log to FILE (at `--log-level trace`). Checks:
+  * failed-login throttling: N wrong passwords for a user get 401s, then 429 REQUEST_LIMIT_EXCEEDED with
+    Retry-After, even with the right password, from the same address; after S seconds the right
+    password works again and clears the user's count;
+  * the web UI with authentication: a browser gets 401 with `WWW-Authenticate: Basic` (its login
+    prompt); a user sees only the experiments and models they may read in the lists, and a page of
+    one they may not read answers 403;
+  * no password and no password hash in any answer of the auth API nor anywhere in the server's log.
+Prints `N passed, M failed` last; exits 1 if anything failed.
+"""
+import argparse
+import base64
+import os
+import sys
+import time
+import uuid
+
+import requests
+
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"  {'PASS' if ok else 'FAIL'}  {name}" + ("" if ok else f": {detail}"))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("--admin-user", required=True)
+    parser.add_argument("--admin-password", required=True)
+    parser.add_argument("--lockout-seconds", type=int, required=True)
+    parser.add_argument("--max-failed", type=int, required=True)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args()
+    url = args.url.rstrip("/")
+    admin = (args.admin_user, args.admin_password)
+    tag = uuid.uuid4().hex[:8]
+    secrets = [args.admin_password]
+    answers = []
+
+    def call(method, path, auth, **kwargs):
+        resp = requests.request(method, url + path, auth=auth, timeout=30, **kwargs)
+        answers.append(resp.text)
+        return resp
+
+    def new_user(name):
+        password = f"{name}-secret-{uuid.uuid4().hex[:12]}"
+        secrets.append(password)
+        resp = call("POST", "/api/2.0/mlflow/users/create", admin, json={"username": name, "password": password})
+        assert resp.status_code == 200, resp.text
+        return (name, password)
+
+    print("== failed-login throttling")
+    victim = new_user(f"throttle-{tag}")
+    statuses = [call("GET", "/api/2.0/mlflow/users/current", (victim[0], "wrong-password-x")).status_code
+                for _ in range(args.max_failed)]
+    check(f"{args.max_failed} wrong passwords answer 401", statuses == [401] * args.max_failed, statuses)
+    locked = call("GET", "/api/2.0/mlflow/users/current", victim)
+    body = locked.json() if locked.headers.get("content-type", "").startswith("application/json") else {}
+    check("then the right password is refused with 429 REQUEST_LIMIT_EXCEEDED",
+          locked.status_code == 429 and body.get("error_code") == "REQUEST_LIMIT_EXCEEDED", locked.text)
+    check("... with Retry-After", locked.headers.get("Retry-After", "").isdigit(), dict(locked.headers))
+    other = call("GET", "/api/2.0/mlflow/users/current", admin)
+    check("the address is locked too (all attempts from it wait)", other.status_code == 429, other.status_code)
+    time.sleep(args.lockout_seconds + 0.5)
+    again = call("GET", "/api/2.0/mlflow/users/current", victim)
+    check(f"after {args.lockout_seconds} s the right password works", again.status_code == 200, again.text)
+    check("... and the admin's too", call("GET", "/api/2.0/mlflow/users/current", admin).status_code == 200)
+
+    print("== the web UI with authentication")
+    page = requests.get(url + "/", timeout=30)
+    check("a browser without credentials gets 401 and a Basic challenge (its login prompt)",
+          page.status_code == 401 and page.headers.get("WWW-Authenticate", "").startswith("Basic"),
+          f"{page.status_code} {dict(page.headers)}")
+    viewer = new_user(f"viewer-{tag}")
+    shown, hidden = f"ui-shown-{tag}", f"ui-hidden-{tag}"
+    ids = {}
+    for name in (shown, hidden):
+        resp = call("POST", "/api/2.0/mlflow/experiments/create", admin, json={"name": name})
+        ids[name] = resp.json()["experiment_id"]
+        call("POST", "/api/2.0/mlflow/registered-models/create", admin, json={"name": name})
+    for kind, rid in (("experiment", ids[hidden]), ("registered_model", hidden)):
+        resp = call("POST", "/api/3.0/mlflow/users/permissions/grant", admin,
+                    json={"username": viewer[0], "resource_type": kind, "resource_id": rid, "permission": "DENY"})
+        check(f"grant DENY on the hidden {kind}", resp.status_code == 200, resp.text)
+    for path in ("/", "/models"):
+        html = requests.get(url + path, params={"q": tag}, auth=viewer, timeout=30).text
+        check(f"{path} lists what the user may read and not the rest", shown in html and hidden not in html)
+        html = requests.get(url + path, params={"q": tag}, auth=admin, timeout=30).text
+        check(f"{path} lists both to the admin", shown in html and hidden in html)
+    for path in (f"/experiments/{ids[hidden]}", f"/models/{hidden}"):
+        check(f"{path} is refused to the user",
+              requests.get(url + path, auth=viewer, timeout=30).status_code == 403)
+    check("the shown experiment's page opens",
+          requests.get(url + f"/experiments/{ids[shown]}", auth=viewer, timeout=30).status_code == 200)
+
+    print("== no secret in answers or logs")
+    for path, params in (("/api/2.0/mlflow/users/get", {"username": viewer[0]}), ("/api/2.0/mlflow/users/list", {}),
+                         ("/api/2.0/mlflow/users/current", {})):
+        call("GET", path, admin, params=params)
+    dup = call("POST", "/api/2.0/mlflow/users/create", admin, json={"username": viewer[0], "password": viewer[1]})
+    check("a duplicate user's error names no hash", dup.status_code == 400 and "pbkdf2" not in dup.text, dup.text)
+    leaked = [s for s in secrets if any(s in text for text in answers)]
+    check("no password in any answer", not leaked, leaked)
+    check("no password hash in any answer", not any("pbkdf2:" in t or "scrypt:" in t for t in answers))
+    with open(args.log, encoding="utf-8", errors="replace") as f:
+        log = f.read()
+    check("the server log has lines (trace level)", len(log.splitlines()) > 5, len(log.splitlines()))
+    leaked = [s for s in secrets if s in log]
+    check("no password in the server log", not leaked, leaked)
+    encoded = [base64.b64encode(f"{u}:{p}".encode()).decode() for u, p in (admin, viewer, victim)]
+    check("no Authorization header value in the server log", not any(e in log for e in encoded))
+    check("no password hash in the server log", "pbkdf2:" not in log and "scrypt:" not in log)
+
+    failed = results.count(False)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
