@@ -158,13 +158,7 @@ package struct S3Signer: Sendable {
 
     /// Lower-case hex of a digest or byte sequence.
     package static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits = Array("0123456789abcdef".unicodeScalars)
-        var result = ""
-        for byte in bytes {
-            result.unicodeScalars.append(digits[Int(byte >> 4)])
-            result.unicodeScalars.append(digits[Int(byte & 0xF)])
-        }
-        return result
+        Hex.encode(bytes)
     }
 
     /// The hex SHA-256 of `bytes`, for `x-amz-content-sha256`.

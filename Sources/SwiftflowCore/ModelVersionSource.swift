@@ -199,14 +199,7 @@ public enum ModelVersionSource {
         guard text.contains("%") || (plus && text.contains("+")) else { return text }
         var bytes: [UInt8] = []
         var utf8 = Array(text.utf8)[...]
-        func hex(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case 0x30...0x39: byte - 0x30
-            case 0x41...0x46: byte - 0x41 + 10
-            case 0x61...0x66: byte - 0x61 + 10
-            default: nil
-            }
-        }
+        let hex = Hex.digit
         while let byte = utf8.popFirst() {
             if byte == UInt8(ascii: "%"), utf8.count >= 2, let high = hex(utf8[utf8.startIndex]),
                let low = hex(utf8[utf8.startIndex + 1]) {

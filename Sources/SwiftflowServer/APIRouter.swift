@@ -105,14 +105,7 @@ func formDecode(_ text: Substring, plusIsSpace: Bool = true) -> String {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(text.utf8.count)
     var iterator = text.utf8.makeIterator()
-    func hexValue(_ byte: UInt8?) -> UInt8? {
-        switch byte {
-        case .some(let b) where (0x30...0x39).contains(b): b - 0x30
-        case .some(let b) where (0x41...0x46).contains(b): b - 0x41 + 10
-        case .some(let b) where (0x61...0x66).contains(b): b - 0x61 + 10
-        default: nil
-        }
-    }
+    func hexValue(_ byte: UInt8?) -> UInt8? { byte.flatMap(Hex.digit) }
     while let byte = iterator.next() {
         switch byte {
         case UInt8(ascii: "+") where plusIsSpace: bytes.append(UInt8(ascii: " "))

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SwiftflowCore
 import _CryptoExtras
 
 /// Slow salted password hashes, written in werkzeug's `method$salt$hex` format: the one MLflow's
@@ -15,13 +16,13 @@ package enum PasswordHash {
     package static func make(_ password: String, iterations: Int = iterations) -> String {
         let salt = randomSalt()
         let key = pbkdf2(password, salt: salt, iterations: iterations)
-        return "pbkdf2:sha256:\(iterations)$\(salt)$\(hex(key))"
+        return "pbkdf2:sha256:\(iterations)$\(salt)$\(Hex.encode(key))"
     }
 
     /// Whether `password` matches `stored`, compared in constant time. An unreadable hash matches nothing.
     package static func verify(_ password: String, against stored: String) -> Bool {
         let parts = stored.split(separator: "$", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let expected = unhex(parts[2]) else { return false }
+        guard parts.count == 3, let expected = Hex.decode(parts[2]) else { return false }
         let method = parts[0].split(separator: ":")
         let salt = String(parts[1])
         let derived: [UInt8]?
@@ -71,38 +72,5 @@ package enum PasswordHash {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         var generator = SystemRandomNumberGenerator()
         return String((0..<16).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func unhex(_ text: Substring) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0, !utf8.isEmpty else { return nil }
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: c - 0x30
-            case 0x61...0x66: c - 0x61 + 10
-            case 0x41...0x46: c - 0x41 + 10
-            default: nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
     }
 }
