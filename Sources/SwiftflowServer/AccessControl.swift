@@ -11,6 +11,8 @@ public struct AccessControl: Sendable {
     let registry: any RegistryStore
     let defaultPermission: Permission
     let authenticator: Authenticator
+    /// Runs never change experiment, so where each run belongs is remembered (bounded).
+    private let runExperiments = RunExperimentCache()
 
     public init(
         auth: any AuthStore, tracking: any TrackingStore, registry: any RegistryStore, config: AuthConfig
@@ -21,6 +23,14 @@ public struct AccessControl: Sendable {
         self.defaultPermission = config.defaultPermission
         self.authenticator = Authenticator(
             store: auth, throttle: LoginThrottle(maxFailures: config.maxFailedLogins, lockoutSeconds: config.lockoutSeconds))
+    }
+
+    /// The experiment of a run, or nil if there is no such run.
+    func experimentId(ofRun runId: String) async throws -> String? {
+        if let known = runExperiments.get(runId) { return known }
+        guard let found = try await tracking.experimentId(ofRun: runId) else { return nil }
+        runExperiments.set(runId, found)
+        return found
     }
 
     /// Creates the configured admin user if there is none of that name (MLflow's start-up step).
@@ -51,6 +61,21 @@ public struct AccessControl: Sendable {
     }
 }
 
+/// Run id → experiment id, at most `limit` entries (emptied when full: a refill costs one query a run).
+final class RunExperimentCache: Sendable {
+    private let entries = Mutex<[String: String]>([:])
+    private static let limit = 100_000
+
+    func get(_ runId: String) -> String? { entries.withLock { $0[runId] } }
+
+    func set(_ runId: String, _ experimentId: String) {
+        entries.withLock { entries in
+            if entries.count >= Self.limit { entries.removeAll(keepingCapacity: true) }
+            entries[runId] = experimentId
+        }
+    }
+}
+
 /// MLflow's answer to an authorization refusal: plain text, status 403.
 struct PermissionDenied: Error {}
 
@@ -61,9 +86,11 @@ package final class RequestAuth: Sendable {
     let access: AccessControl
     private let cached = Mutex<[RolePermission]?>(nil)
 
-    package init(user: AuthUser, access: AccessControl) {
+    /// - Parameter grants: the user's role permissions when already read (at sign-in); else read on first use.
+    package init(user: AuthUser, access: AccessControl, grants: [RolePermission]? = nil) {
         self.user = user
         self.access = access
+        cached.withLock { $0 = grants }
     }
 
     var isAdmin: Bool { user.isAdmin }
@@ -121,7 +148,7 @@ package final class RequestAuth: Sendable {
     /// experiment). An unknown run is refused, so that refusals tell nothing of what exists.
     func requireRun(_ runId: String, _ need: Permission.Need) async throws {
         if isAdmin { return }
-        guard let experimentId = try await access.tracking.experimentId(ofRun: runId) else { throw PermissionDenied() }
+        guard let experimentId = try await access.experimentId(ofRun: runId) else { throw PermissionDenied() }
         try await requireTier(.run, experimentId: experimentId, need)
     }
 

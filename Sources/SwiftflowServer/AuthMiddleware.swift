@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SwiftflowCore
+import SwiftflowStore
 
 /// The basic-auth app's gate: every request but the public ones needs valid Basic credentials; a
 /// non-admin's request to a route outside the REST API (artifact proxy, UI downloads and pages,
@@ -17,9 +18,9 @@ struct AuthMiddleware: RouterMiddleware {
         let path = request.uri.path
         if Self.isPublic(path) { return try await next(request, context) }
         let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        let user: AuthUser
+        let signIn: SignIn
         do {
-            user = try await access.authenticator.authenticate(
+            signIn = try await access.authenticator.authenticate(
                 authorization: request.headers[.authorization], address: address)
         } catch let error as SwiftflowError where error.code == .unauthenticated {
             return Self.text(.unauthorized, error.message, headers: [.wwwAuthenticate: "Basic realm=\"mlflow\""])
@@ -28,8 +29,9 @@ struct AuthMiddleware: RouterMiddleware {
             response.headers[.retryAfter] = String(throttled.seconds)
             return response
         }
+        let user = signIn.user
         var context = context
-        let auth = RequestAuth(user: user, access: access)
+        let auth = RequestAuth(user: user, access: access, grants: signIn.permissions)
         context.auth = auth
         do {
             if !user.isAdmin { try await Self.authorizeOutsideAPI(request, path: path, auth: auth) }

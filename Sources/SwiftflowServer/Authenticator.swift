@@ -39,17 +39,18 @@ package final class Authenticator: Sendable {
     /// The user named in `authorization` (an `Authorization` header), if the password is right.
     /// - Throws: `UNAUTHENTICATED` for a missing, malformed or wrong credential; `LoginThrottled` while
     ///   the username or the address is locked out.
-    func authenticate(authorization: String?, address: String) async throws -> AuthUser {
+    /// - Returns: the user and, unless an admin, their role permissions (read with the user, in one go).
+    func authenticate(authorization: String?, address: String) async throws -> SignIn {
         guard let authorization, let (username, password) = Self.basicCredentials(authorization) else {
             throw Self.unauthenticated
         }
         if let wait = throttle.refusal(username: username, address: address) { throw LoginThrottled(seconds: wait) }
-        let found = try await store.credentials(username: username)
+        let found = try await store.signIn(username: username, workspace: Role.defaultWorkspace)
         let mac = Array(HMAC<SHA256>.authenticationCode(for: Array(password.utf8), using: SymmetricKey(data: cacheKey)))
         if let found, let cached = cache.withLock({ $0[username] }), cached.storedHash == found.passwordHash,
             PasswordHash.constantTimeEqual(cached.mac, mac)
         {
-            return found.user
+            return found
         }
         let storedHash = found?.passwordHash ?? decoyHash
         let matches = try await NIOThreadPool.singleton.runIfActive {
@@ -64,7 +65,7 @@ package final class Authenticator: Sendable {
             if entries.count >= Self.cacheLimit { entries.removeAll() }
             entries[username] = CachedCredential(storedHash: found.passwordHash, mac: mac)
         }
-        return found.user
+        return found
     }
 
     /// The answer while a username or an address is locked out: 429 with Retry-After.

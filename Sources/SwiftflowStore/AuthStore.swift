@@ -15,6 +15,9 @@ public protocol AuthStore: Sendable {
     func user(named username: String) async throws -> AuthUser
     /// The user and their stored password hash, or nil: for checking credentials only.
     func credentials(username: String) async throws -> (user: AuthUser, passwordHash: String)?
+    /// The user, their stored password hash and (unless an admin) their role permissions in
+    /// `workspace`, read together: what one request needs to sign in and be authorized.
+    func signIn(username: String, workspace: String) async throws -> SignIn?
     func listUsers() async throws -> [AuthUser]
     func updatePassword(username: String, password: String) async throws
     func updateAdmin(username: String, isAdmin: Bool) async throws
@@ -41,4 +44,12 @@ public protocol AuthStore: Sendable {
     func renameGrants(resourceTypes: [String], from oldPattern: String, to newPattern: String) async throws
     /// Removes every per-user grant on the resource (a deleted registered model).
     func deleteGrants(resourceTypes: [String], resourcePattern: String) async throws
+}
+
+/// A user as one request signs in: who, the hash to check the password against, and the grants.
+public struct SignIn: Sendable {
+    public var user: AuthUser
+    public var passwordHash: String
+    /// Empty for admins, whom no grant concerns.
+    public var permissions: [RolePermission]
 }

@@ -82,6 +82,19 @@ public final class SQLAuthStore: AuthStore {
         }
     }
 
+    public func signIn(username: String, workspace: String) async throws -> SignIn? {
+        try await executor.read { db in
+            let rows = try await db.raw(
+                "SELECT id, username, password_hash, is_admin FROM auth_users WHERE username = \(bind: username)"
+            ).all()
+            guard let row = rows.first else { return nil }
+            let user = try Self.user(row)
+            let permissions = user.isAdmin ? [] : try await Self.permissions(db, userId: user.id, workspace: workspace)
+            return SignIn(
+                user: user, passwordHash: try row.decode(column: "password_hash", as: String.self), permissions: permissions)
+        }
+    }
+
     public func listUsers() async throws -> [AuthUser] {
         try await executor.read { db in
             try await db.raw("SELECT id, username, is_admin FROM auth_users ORDER BY id").all().map(Self.user)
@@ -119,7 +132,10 @@ public final class SQLAuthStore: AuthStore {
     // MARK: - Permissions
 
     public func permissions(userId: Int64, workspace: String) async throws -> [RolePermission] {
-        try await executor.read { db in
+        try await executor.read { db in try await Self.permissions(db, userId: userId, workspace: workspace) }
+    }
+
+    private static func permissions(_ db: any SQLDatabase, userId: Int64, workspace: String) async throws -> [RolePermission] {
             try await db.raw("""
                 SELECT p.id, p.role_id, p.resource_type, p.resource_pattern, p.permission
                 FROM auth_role_permissions p
@@ -128,7 +144,6 @@ public final class SQLAuthStore: AuthStore {
                 WHERE a.user_id = \(bind: userId) AND r.workspace = \(bind: workspace)
                 ORDER BY p.id
                 """).all().map(Self.rolePermission)
-        }
     }
 
     public func roles(userId: Int64) async throws -> [Role] {
