@@ -33,10 +33,16 @@ public struct AccessControl: Sendable {
         return found
     }
 
-    /// Creates the configured admin user if there is none of that name (MLflow's start-up step).
+    /// Creates the configured admin user if there is none of that name (MLflow's start-up step). An
+    /// existing admin still on the old default password gets the configured one instead, as in MLflow.
     /// - Throws: `INVALID_PARAMETER_VALUE` for a missing, default or too short password.
     public static func bootstrapAdmin(_ config: AuthConfig, store: any AuthStore) async throws {
-        if (try await store.credentials(username: config.adminUsername)) != nil { return }
+        if let existing = try await store.credentials(username: config.adminUsername) {
+            guard PasswordHash.verify(AuthConfig.defaultAdminPassword, against: existing.passwordHash) else { return }
+            try validateAdminPassword(config)
+            try await store.updatePassword(username: config.adminUsername, password: config.adminPassword)
+            return
+        }
         try validateAdminPassword(config)
         _ = try await store.createUser(username: config.adminUsername, password: config.adminPassword, isAdmin: true)
     }

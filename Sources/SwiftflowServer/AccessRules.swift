@@ -192,6 +192,15 @@ enum AccessRules {
         "GET /users/current/permissions": anyone,
         "GET /users/roles/list": anyone,
         "GET /roles/list": anyone,
+        // MLflow 2.x's permission routes: granting is managing.
+        "POST /experiments/permissions/create": experiment(.manage),
+        "GET /experiments/permissions/get": experiment(.manage),
+        "PATCH /experiments/permissions/update": experiment(.manage),
+        "DELETE /experiments/permissions/delete": experiment(.manage),
+        "POST /registered-models/permissions/create": registeredModel(.manage),
+        "GET /registered-models/permissions/get": registeredModel(.manage),
+        "PATCH /registered-models/permissions/update": registeredModel(.manage),
+        "DELETE /registered-models/permissions/delete": registeredModel(.manage),
         "PATCH /roles/permissions/update": anyone,
     ]
 

@@ -16,6 +16,7 @@ struct AuthRoutes {
         var api3 = APIRouter(router: router)
         api3.routePrefixes = APIRouter.prefixes3
         registerUsers(on: api2)
+        registerLegacyPermissions(on: api2)
         registerPermissions(on: api3)
         registerRoles(on: api3)
     }
@@ -187,6 +188,91 @@ struct AuthRoutes {
         }
     }
 
+    // MARK: - MLflow 2.x permission routes
+
+    /// `experiments/permissions/*` and `registered-models/permissions/*` as MLflow 2.x served them, for
+    /// clients and scripts written against it: each reads and writes the user's own grant, the same
+    /// row MLflow 3's `users/permissions/*` routes see. Callers need MANAGE (`AccessRules`).
+    private func registerLegacyPermissions(on api: APIRouter) {
+        let access = self.access
+        for kind in LegacyKind.allCases {
+            api.on(.post, "\(kind.route)/create") { request in
+                let (key, username) = try await kind.target(request, access)
+                let permission = try Permission.parse(try Self.required(request, "permission"))
+                do {
+                    try await access.auth.grant(
+                        username: username, resourceType: kind.type.rawValue, resourcePattern: key, permission: permission)
+                } catch let error as SwiftflowError where error.code == .resourceAlreadyExists {
+                    throw SwiftflowError.alreadyExists("\(kind.title) (\(kind.keyName)=\(key), username=\(username)) already exists.")
+                }
+                let user = try await access.auth.user(named: username)
+                return Self.flask { w in kind.write(key, user.id, permission, into: &w) }
+            }
+            api.on(.get, "\(kind.route)/get") { request in
+                let (key, username) = try await kind.target(request, access)
+                let (user, row) = try await kind.row(key, username, access)
+                return Self.flask { w in kind.write(key, user.id, row.permission, into: &w) }
+            }
+            api.on(.patch, "\(kind.route)/update") { request in
+                let (key, username) = try await kind.target(request, access)
+                let permission = try Permission.parse(try Self.required(request, "permission"))
+                let (_, row) = try await kind.row(key, username, access)
+                _ = try await access.auth.updateRolePermission(id: row.id, permission: permission)
+                return Self.flaskEmpty
+            }
+            api.on(.delete, "\(kind.route)/delete") { request in
+                let (key, username) = try await kind.target(request, access)
+                let (_, row) = try await kind.row(key, username, access)
+                try await access.auth.revoke(username: username, resourceType: kind.type.rawValue, resourcePattern: row.resourcePattern)
+                return Self.flaskEmpty
+            }
+        }
+    }
+
+    /// The two resources MLflow 2.x's permission routes cover.
+    enum LegacyKind: CaseIterable {
+        case experiment, registeredModel
+
+        var route: String { self == .experiment ? "/experiments/permissions" : "/registered-models/permissions" }
+        var type: AuthResourceType { self == .experiment ? .experiment : .registeredModel }
+        var keyName: String { self == .experiment ? "experiment_id" : "name" }
+        var title: String { self == .experiment ? "Experiment permission" : "Registered model permission" }
+
+        /// The resource (which must exist) and the username of a request.
+        func target(_ request: MLflowRequest, _ access: AccessControl) async throws -> (String, String) {
+            let key = try AuthRoutes.required(request, keyName)
+            let username = try AuthRoutes.required(request, "username")
+            if self == .experiment {
+                _ = try await access.tracking.getExperiment(id: key)
+            } else {
+                _ = try await access.registry.getRegisteredModel(name: key)
+            }
+            return (key, username)
+        }
+
+        /// The user's own grant on the resource, or MLflow 2.x's 404.
+        func row(_ key: String, _ username: String, _ access: AccessControl) async throws -> (AuthUser, RolePermission) {
+            let user = try await access.auth.user(named: username)
+            let own = try await access.auth.roles(userId: user.id).first { $0.name == Role.userRoleName(user.id) }
+            guard let row = own?.permissions.first(where: { $0.resourceType == type.rawValue && $0.resourcePattern == key })
+            else {
+                throw SwiftflowError.notFound("\(title) with \(keyName)=\(key) and username=\(username) not found")
+            }
+            return (user, row)
+        }
+
+        func write(_ key: String, _ userId: Int64, _ permission: Permission, into w: inout JSONWriter) {
+            w.beginObject()
+            w.key(self == .experiment ? "experiment_permission" : "registered_model_permission")
+            w.beginObject()
+            if self == .experiment { w.field("experiment_id", key) } else { w.field("name", key) }
+            w.field("permission", permission.rawValue)
+            w.field("user_id", userId)
+            w.endObject()
+            w.endObject()
+        }
+    }
+
     private static func permissionList(_ user: AuthUser, store: any AuthStore) async throws -> Response {
         let roles = try await store.roles(userId: user.id)
         return flask { w in
@@ -277,7 +363,7 @@ struct AuthRoutes {
     }
 
     /// A field that must be present (it may be empty), with MLflow's message when it is not.
-    private static func required(_ request: MLflowRequest, _ name: String) throws -> String {
+    static func required(_ request: MLflowRequest, _ name: String) throws -> String {
         guard let value = try request.string(name) else { throw SwiftflowError.invalidParameter(missing(name)) }
         return value
     }

@@ -56,7 +56,8 @@ package final class Authenticator: Sendable {
         let matches = try await NIOThreadPool.singleton.runIfActive {
             PasswordHash.verify(password, against: storedHash)
         }
-        guard let found, matches else {
+        // An admin on the old shipped default password never signs in (MLflow 3 refuses it too).
+        guard let found, matches, !(found.user.isAdmin && password == AuthConfig.defaultAdminPassword) else {
             throttle.recordFailure(username: username, address: address)
             throw Self.unauthenticated
         }

@@ -131,6 +131,24 @@ struct AuthStoreTests {
         }
     }
 
+    @Test("start-up creates the admin once, and replaces MLflow's old default password with the configured one")
+    func bootstrap() async throws {
+        try await withStore { store, _ in
+            let auth = try await SQLAuthStore.open(sharing: store)
+            _ = try await auth.createUser(username: "admin", password: AuthConfig.defaultAdminPassword, isAdmin: true)
+            #expect(await thrownCode { try await AccessControl.bootstrapAdmin(AuthConfig(adminPassword: "short"), store: auth) }
+                == .invalidParameterValue)
+            try await AccessControl.bootstrapAdmin(AuthConfig(adminPassword: "configured-password"), store: auth)
+            let hash = try #require(try await auth.credentials(username: "admin")).passwordHash
+            #expect(PasswordHash.verify("configured-password", against: hash))
+            // Once changed, the configured password no longer touches the stored one.
+            try await AccessControl.bootstrapAdmin(AuthConfig(adminPassword: "another-password"), store: auth)
+            #expect(try await auth.credentials(username: "admin")?.passwordHash == hash)
+            try await AccessControl.bootstrapAdmin(AuthConfig(adminUsername: "root", adminPassword: "root-password-1"), store: auth)
+            #expect(try await auth.user(named: "root").isAdmin)
+        }
+    }
+
     @Test("resolution: DENY wins in a key, the first key with a grant decides, grants never fall below the default")
     func resolution() async throws {
         try await withStore { store, _ in
