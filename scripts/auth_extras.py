@@ -131,6 +131,49 @@ def main():
         check(f"{route}: deleted, then 404",
               resp.status_code == 404 and resp.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST", resp.text)
 
+    print("== roles")
+    from mlflow.server import get_app_client
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = admin
+    app = get_app_client("basic-auth", tracking_uri=url)
+    member = new_user(f"member-{tag}")
+    role = app.create_role("default", f"editors-{tag}", description="can edit")
+    check("create_role answers the role", role.name == f"editors-{tag}" and role.workspace == "default")
+    row = app.add_role_permission(role.id, "experiment", ids[hidden], "EDIT")
+    check("add_role_permission", row.permission == "EDIT" and row.role_id == role.id)
+    try:
+        app.create_role("default", f"__user_{tag}")
+        check("a __user_ role name is refused", False)
+    except Exception as exc:  # noqa: BLE001
+        check("a __user_ role name is refused", "reserved" in str(exc), str(exc))
+    app.assign_role(member[0], role.id)
+    check("list_role_users names the member", [a.role_id for a in app.list_role_users(role.id)] == [role.id])
+    check("list_user_roles names the role", role.id in [r.id for r in app.list_user_roles(member[0])])
+    tag_set = call("POST", "/api/2.0/mlflow/experiments/set-experiment-tag", member,
+                   json={"experiment_id": ids[hidden], "key": "k", "value": "v"})
+    check("the role's EDIT lets its member write to the experiment", tag_set.status_code == 200, tag_set.text)
+    app.update_role_permission(row.id, "READ")
+    tag_set = call("POST", "/api/2.0/mlflow/experiments/set-experiment-tag", member,
+                   json={"experiment_id": ids[hidden], "key": "k", "value": "v"})
+    check("lowered to READ, it no longer does", tag_set.status_code == 403, tag_set.status_code)
+    check("get_role shows the permission", [p.permission for p in app.get_role(role.id).permissions] == ["READ"])
+    updated = app.update_role(role.id, description="reads")
+    check("update_role", updated.description == "reads")
+    check("list_roles includes it", role.id in [r.id for r in app.list_roles("default")])
+    app.remove_role_permission(row.id)
+    check("remove_role_permission", app.list_role_permissions(role.id) == [])
+    app.unassign_role(member[0], role.id)
+    check("unassign_role", app.list_role_users(role.id) == [])
+    app.delete_role(role.id)
+    gone = call("GET", "/api/3.0/mlflow/roles/get", admin, params={"role_id": role.id})
+    check("delete_role, then 404", gone.status_code == 404, gone.text)
+    bad = call("GET", "/api/3.0/mlflow/roles/get", admin, params={"role_id": "abc"})
+    check("a role id that is not a number is 400 with MLflow's message",
+          bad.status_code == 400 and "must be an integer" in bad.text, bad.text)
+    other = call("POST", "/api/3.0/mlflow/roles/create", member, json={"name": f"x-{tag}", "workspace": "default"})
+    check("a non-admin may not create roles", other.status_code == 403, other.status_code)
+    for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        os.environ.pop(key, None)
+
     print("== no secret in answers or logs")
     for path, params in (("/api/2.0/mlflow/users/get", {"username": viewer[0]}), ("/api/2.0/mlflow/users/list", {}),
                          ("/api/2.0/mlflow/users/current", {})):

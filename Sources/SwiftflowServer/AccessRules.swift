@@ -177,7 +177,7 @@ enum AccessRules {
         "DELETE /model-versions/delete-tag": version(.delete),
         "GET /model-versions/search": anyone,
 
-        // The auth app's own routes: each handler checks who may call it.
+        // The auth app's own routes (users, permissions, roles): each handler checks who may call it.
         "POST /users/create": anyone,
         "GET /users/get": anyone,
         "GET /users/current": anyone,
@@ -192,6 +192,16 @@ enum AccessRules {
         "GET /users/current/permissions": anyone,
         "GET /users/roles/list": anyone,
         "GET /roles/list": anyone,
+        "POST /roles/create": anyone,
+        "GET /roles/get": anyone,
+        "PATCH /roles/update": anyone,
+        "DELETE /roles/delete": anyone,
+        "POST /roles/permissions/add": anyone,
+        "DELETE /roles/permissions/remove": anyone,
+        "GET /roles/permissions/list": anyone,
+        "POST /roles/assign": anyone,
+        "DELETE /roles/unassign": anyone,
+        "GET /roles/users/list": anyone,
         // MLflow 2.x's permission routes: granting is managing.
         "POST /experiments/permissions/create": experiment(.manage),
         "GET /experiments/permissions/get": experiment(.manage),

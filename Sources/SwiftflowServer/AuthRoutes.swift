@@ -301,27 +301,129 @@ struct AuthRoutes {
 
     private func registerRoles(on api: APIRouter) {
         let store = access.auth
+        api.on(.post, "/roles/create") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            let role = try await store.createRole(
+                name: try Self.required(request, "name"), workspace: try Self.required(request, "workspace"),
+                description: try request.string("description"))
+            return Self.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
+        }
+        api.on(.get, "/roles/get") { request in
+            let role = try await Self.viewableRole(request, store: store)
+            return Self.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
+        }
         api.on(.get, "/roles/list") { request in
-            try Self.caller(request).requireAdmin()
-            var roles: [Role] = []
-            var seen = Set<Int64>()
-            for user in try await store.listUsers() {
-                for role in try await store.roles(userId: user.id) where seen.insert(role.id).inserted { roles.append(role) }
-            }
-            roles.sort { $0.id < $1.id }
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            let roles = try await store.listRoles(workspaces: try request.stringArray("workspace"))
             return Self.flask { w in w.beginObject(); w.key("roles"); Self.write(roles, into: &w); w.endObject() }
         }
-        api.on(.patch, "/roles/permissions/update") { request in
-            try Self.caller(request).requireAdmin()
-            guard let id = try request.int64("role_permission_id") else {
-                throw SwiftflowError.invalidParameter(Self.missing("role_permission_id"))
+        api.on(.patch, "/roles/update") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            let role = try await store.updateRole(
+                id: try Self.roleId(request, "role_id"), name: try request.string("name"),
+                description: try request.string("description"))
+            return Self.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
+        }
+        api.on(.delete, "/roles/delete") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            try await store.deleteRole(id: try Self.roleId(request, "role_id"))
+            return Self.flaskEmpty
+        }
+        api.on(.post, "/roles/permissions/add") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            let roleId = try Self.roleId(request, "role_id")
+            let type = try AuthResourceType.parse(try Self.required(request, "resource_type"))
+            let pattern = try Self.required(request, "resource_pattern")
+            let permission = try Permission.parse(try Self.required(request, "permission"))
+            let row = try await store.addRolePermission(
+                roleId: roleId, resourceType: type.rawValue, resourcePattern: pattern, permission: permission)
+            return Self.flask { w in w.beginObject(); w.key("role_permission"); Self.write(row, into: &w); w.endObject() }
+        }
+        api.on(.delete, "/roles/permissions/remove") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            try await store.removeRolePermission(id: try Self.roleId(request, "role_permission_id"))
+            return Self.flaskEmpty
+        }
+        api.on(.get, "/roles/permissions/list") { request in
+            let role = try await Self.viewableRole(request, store: store)
+            return Self.flask { w in
+                w.beginObject()
+                w.key("role_permissions")
+                w.beginArray()
+                for row in role.permissions { Self.write(row, into: &w) }
+                w.endArray()
+                w.endObject()
             }
+        }
+        api.on(.patch, "/roles/permissions/update") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            let id = try Self.roleId(request, "role_permission_id")
             let permission = try Permission.parse(try Self.required(request, "permission"))
             let row = try await store.updateRolePermission(id: id, permission: permission)
             return Self.flask { w in
                 w.beginObject(); w.key("role_permission"); Self.write(row, into: &w); w.endObject()
             }
         }
+        api.on(.post, "/roles/assign") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            let roleId = try Self.roleId(request, "role_id")
+            let assignment = try await store.assignRole(username: try Self.required(request, "username"), roleId: roleId)
+            return Self.flask { w in
+                w.beginObject(); w.key("assignment"); Self.write(assignment, roleId: roleId, into: &w); w.endObject()
+            }
+        }
+        api.on(.delete, "/roles/unassign") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            try await store.unassignRole(
+                username: try Self.required(request, "username"), roleId: try Self.roleId(request, "role_id"))
+            return Self.flaskEmpty
+        }
+        api.on(.get, "/roles/users/list") { request in
+            try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
+            let roleId = try Self.roleId(request, "role_id")
+            let assignments = try await store.roleAssignments(roleId: roleId)
+            return Self.flask { w in
+                w.beginObject()
+                w.key("assignments")
+                w.beginArray()
+                for assignment in assignments { Self.write(assignment, roleId: roleId, into: &w) }
+                w.endArray()
+                w.endObject()
+            }
+        }
+    }
+
+    /// A role the caller may look at: admins and workspace admins any, others the roles they hold.
+    private static func viewableRole(_ request: MLflowRequest, store: any AuthStore) async throws -> Role {
+        let auth = try caller(request)
+        let role = try await store.role(id: try roleId(request, "role_id"))
+        if auth.isAdmin { return role }
+        let rows = try await auth.grants()
+        let workspaceAdmin = rows.contains { $0.resourceType == "workspace" && $0.permission == .manage }
+        if !workspaceAdmin, !(try await store.roles(userId: auth.user.id)).contains(where: { $0.id == role.id }) {
+            throw PermissionDenied()
+        }
+        return role
+    }
+
+    /// An integer id field, with MLflow's messages.
+    private static func roleId(_ request: MLflowRequest, _ name: String) throws -> Int64 {
+        guard let value = request.value(name) else { throw SwiftflowError.invalidParameter(missing(name)) }
+        switch value {
+        case .number(let text), .string(let text):
+            if let id = Int64(text) { return id }
+            throw SwiftflowError.invalidParameter("Parameter '\(name)' must be an integer. Got: '\(text)'")
+        default:
+            throw SwiftflowError.invalidParameter("Parameter '\(name)' must be an integer.")
+        }
+    }
+
+    static func write(_ assignment: (id: Int64, userId: Int64), roleId: Int64, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", assignment.id)
+        w.field("role_id", roleId)
+        w.field("user_id", assignment.userId)
+        w.endObject()
     }
 
     // MARK: - Helpers
@@ -382,20 +484,21 @@ struct AuthRoutes {
 
     static func write(_ roles: [Role], into w: inout JSONWriter) {
         w.beginArray()
-        for role in roles {
-            w.beginObject()
-            w.optionalField("description", role.description)
-            if role.description == nil { w.key("description"); w.null() }
-            w.field("id", role.id)
-            w.field("name", role.name)
-            w.key("permissions")
-            w.beginArray()
-            for permission in role.permissions { write(permission, into: &w) }
-            w.endArray()
-            w.field("workspace", role.workspace)
-            w.endObject()
-        }
+        for role in roles { write(role, into: &w) }
         w.endArray()
+    }
+
+    static func write(_ role: Role, into w: inout JSONWriter) {
+        w.beginObject()
+        if let description = role.description { w.field("description", description) } else { w.key("description"); w.null() }
+        w.field("id", role.id)
+        w.field("name", role.name)
+        w.key("permissions")
+        w.beginArray()
+        for permission in role.permissions { write(permission, into: &w) }
+        w.endArray()
+        w.field("workspace", role.workspace)
+        w.endObject()
     }
 
     static func write(_ permission: RolePermission, into w: inout JSONWriter) {

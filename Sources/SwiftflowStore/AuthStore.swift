@@ -40,6 +40,25 @@ public protocol AuthStore: Sendable {
     /// Changes the level of one role permission.
     /// - Throws: `RESOURCE_DOES_NOT_EXIST` if there is no such row.
     func updateRolePermission(id: Int64, permission: Permission) async throws -> RolePermission
+    // MARK: - Roles
+
+    /// - Throws: `RESOURCE_ALREADY_EXISTS` if the workspace has a role of that name.
+    func createRole(name: String, workspace: String, description: String?) async throws -> Role
+    /// - Throws: `RESOURCE_DOES_NOT_EXIST` for an unknown id.
+    func role(id: Int64) async throws -> Role
+    /// Every role of the workspaces given (all when empty), with their permissions.
+    func listRoles(workspaces: [String]) async throws -> [Role]
+    func updateRole(id: Int64, name: String?, description: String?) async throws -> Role
+    func deleteRole(id: Int64) async throws
+    func addRolePermission(roleId: Int64, resourceType: String, resourcePattern: String, permission: Permission) async throws
+        -> RolePermission
+    func removeRolePermission(id: Int64) async throws
+    /// - Returns: the assignment's id and the user's id.
+    func assignRole(username: String, roleId: Int64) async throws -> (id: Int64, userId: Int64)
+    func unassignRole(username: String, roleId: Int64) async throws
+    /// The users holding a role: assignment id and user id.
+    func roleAssignments(roleId: Int64) async throws -> [(id: Int64, userId: Int64)]
+
     /// Renames the resource in every per-user grant (a renamed registered model).
     func renameGrants(resourceTypes: [String], from oldPattern: String, to newPattern: String) async throws
     /// Removes every per-user grant on the resource (a deleted registered model).

@@ -147,31 +147,7 @@ public final class SQLAuthStore: AuthStore {
     }
 
     public func roles(userId: Int64) async throws -> [Role] {
-        try await executor.read { db in
-            let roleRows = try await db.raw("""
-                SELECT r.id, r.name, r.workspace, r.description FROM auth_roles r
-                JOIN auth_user_roles a ON a.role_id = r.id WHERE a.user_id = \(bind: userId) ORDER BY r.id
-                """).all()
-            var roles = try roleRows.map { row in
-                Role(
-                    id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
-                    workspace: try row.decode(column: "workspace", as: String.self),
-                    description: try row.decode(column: "description", as: String?.self), permissions: [])
-            }
-            guard !roles.isEmpty else { return [] }
-            var query = SQLQuery("""
-                SELECT id, role_id, resource_type, resource_pattern, permission FROM auth_role_permissions
-                WHERE role_id IN
-                """)
-            query.bindList(roles.map(\.id))
-            query += " ORDER BY id"
-            var byRole: [Int64: [RolePermission]] = [:]
-            for permission in try await db.all(query).map(Self.rolePermission) {
-                byRole[permission.roleId, default: []].append(permission)
-            }
-            for index in roles.indices { roles[index].permissions = byRole[roles[index].id] ?? [] }
-            return roles
-        }
+        try await loadRoles("WHERE id IN (SELECT role_id FROM auth_user_roles WHERE user_id = \(bind: userId))")
     }
 
     public func grant(username: String, resourceType: String, resourcePattern: String, permission: Permission) async throws {
@@ -228,6 +204,159 @@ public final class SQLAuthStore: AuthStore {
             return try Self.rolePermission(row)
         }
     }
+
+    // MARK: - Roles
+
+    public func createRole(name: String, workspace: String, description: String?) async throws -> Role {
+        if name.hasPrefix(Role.userRolePrefix) {
+            throw SwiftflowError.invalidParameter(
+                "Role name '\(name)' uses the reserved '\(Role.userRolePrefix)' prefix, which is held for the per-user "
+                    + "permission representation. Choose a different name.")
+        }
+        do {
+            return try await executor.write { db in
+                let rows = try await db.raw("""
+                    INSERT INTO auth_roles (name, workspace, description)
+                    VALUES (\(bind: name), \(bind: workspace), \(bind: description)) RETURNING id
+                    """).all()
+                guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+                    throw SwiftflowError(.internalError, "The new role has no id.")
+                }
+                return Role(id: id, name: name, workspace: workspace, description: description, permissions: [])
+            }
+        } catch let error where executor.isUniqueViolation(error) {
+            throw SwiftflowError.alreadyExists("Role (name=\(name), workspace=\(workspace)) already exists.")
+        }
+    }
+
+    public func role(id: Int64) async throws -> Role {
+        guard let role = try await loadRoles("WHERE id = \(bind: id)").first else { throw Self.noRole(id) }
+        return role
+    }
+
+    public func listRoles(workspaces: [String]) async throws -> [Role] {
+        if workspaces.isEmpty { return try await loadRoles("") }
+        var roles: [Role] = []
+        for workspace in workspaces { roles += try await loadRoles("WHERE workspace = \(bind: workspace)") }
+        return roles.sorted { $0.id < $1.id }
+    }
+
+    public func updateRole(id: Int64, name: String?, description: String?) async throws -> Role {
+        if let name, name.hasPrefix(Role.userRolePrefix) {
+            throw SwiftflowError.invalidParameter(
+                "Role name '\(name)' uses the reserved '\(Role.userRolePrefix)' prefix, which is held for the per-user "
+                    + "permission representation. Choose a different name.")
+        }
+        try await executor.write { db in
+            let rows = try await db.raw("SELECT id FROM auth_roles WHERE id = \(bind: id)").all()
+            if rows.isEmpty { throw Self.noRole(id) }
+            if let name { try await db.raw("UPDATE auth_roles SET name = \(bind: name) WHERE id = \(bind: id)").run() }
+            if let description {
+                try await db.raw("UPDATE auth_roles SET description = \(bind: description) WHERE id = \(bind: id)").run()
+            }
+        }
+        return try await role(id: id)
+    }
+
+    public func deleteRole(id: Int64) async throws {
+        try await executor.write { db in
+            let rows = try await db.raw("DELETE FROM auth_roles WHERE id = \(bind: id) RETURNING id").all()
+            if rows.isEmpty { throw Self.noRole(id) }
+        }
+    }
+
+    public func addRolePermission(
+        roleId: Int64, resourceType: String, resourcePattern: String, permission: Permission
+    ) async throws -> RolePermission {
+        _ = try await role(id: roleId)
+        do {
+            return try await executor.write { db in
+                let rows = try await db.raw("""
+                    INSERT INTO auth_role_permissions (role_id, resource_type, resource_pattern, permission)
+                    VALUES (\(bind: roleId), \(bind: resourceType), \(bind: resourcePattern), \(bind: permission.rawValue))
+                    RETURNING id, role_id, resource_type, resource_pattern, permission
+                    """).all()
+                guard let row = rows.first else { throw SwiftflowError(.internalError, "The new role permission has no id.") }
+                return try Self.rolePermission(row)
+            }
+        } catch let error where executor.isUniqueViolation(error) {
+            throw SwiftflowError.alreadyExists(
+                "Role \(roleId) already has a permission on resource_type=\(resourceType), resource_pattern=\(resourcePattern).")
+        }
+    }
+
+    public func removeRolePermission(id: Int64) async throws {
+        try await executor.write { db in
+            let rows = try await db.raw("DELETE FROM auth_role_permissions WHERE id = \(bind: id) RETURNING id").all()
+            if rows.isEmpty { throw SwiftflowError.notFound("Role permission with id=\(id) not found") }
+        }
+    }
+
+    public func assignRole(username: String, roleId: Int64) async throws -> (id: Int64, userId: Int64) {
+        let user = try await user(named: username)
+        _ = try await role(id: roleId)
+        do {
+            return try await executor.write { db in
+                let rows = try await db.raw("""
+                    INSERT INTO auth_user_roles (user_id, role_id) VALUES (\(bind: user.id), \(bind: roleId)) RETURNING id
+                    """).all()
+                guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+                    throw SwiftflowError(.internalError, "The new assignment has no id.")
+                }
+                return (id, user.id)
+            }
+        } catch let error where executor.isUniqueViolation(error) {
+            throw SwiftflowError.alreadyExists("User \(username) already holds role \(roleId).")
+        }
+    }
+
+    public func unassignRole(username: String, roleId: Int64) async throws {
+        let user = try await user(named: username)
+        try await executor.write { db in
+            let rows = try await db.raw("""
+                DELETE FROM auth_user_roles WHERE user_id = \(bind: user.id) AND role_id = \(bind: roleId) RETURNING id
+                """).all()
+            if rows.isEmpty {
+                throw SwiftflowError.notFound("Role assignment (username=\(username), role_id=\(roleId)) not found")
+            }
+        }
+    }
+
+    public func roleAssignments(roleId: Int64) async throws -> [(id: Int64, userId: Int64)] {
+        _ = try await role(id: roleId)
+        return try await executor.read { db in
+            try await db.raw("SELECT id, user_id FROM auth_user_roles WHERE role_id = \(bind: roleId) ORDER BY id").all().map {
+                (try $0.decode(column: "id", as: Int64.self), try $0.decode(column: "user_id", as: Int64.self))
+            }
+        }
+    }
+
+    /// Roles matching `condition` (a WHERE clause or nothing), with their permissions.
+    private func loadRoles(_ condition: SQLQueryString) async throws -> [Role] {
+        try await executor.read { db in
+            var roles = try await db.raw("SELECT id, name, workspace, description FROM auth_roles \(condition) ORDER BY id")
+                .all().map { row in
+                    Role(
+                        id: try row.decode(column: "id", as: Int64.self), name: try row.decode(column: "name", as: String.self),
+                        workspace: try row.decode(column: "workspace", as: String.self),
+                        description: try row.decode(column: "description", as: String?.self), permissions: [])
+                }
+            guard !roles.isEmpty else { return [] }
+            var query = SQLQuery("""
+                SELECT id, role_id, resource_type, resource_pattern, permission FROM auth_role_permissions WHERE role_id IN
+                """)
+            query.bindList(roles.map(\.id))
+            query += " ORDER BY id"
+            var byRole: [Int64: [RolePermission]] = [:]
+            for permission in try await db.all(query).map(Self.rolePermission) {
+                byRole[permission.roleId, default: []].append(permission)
+            }
+            for index in roles.indices { roles[index].permissions = byRole[roles[index].id] ?? [] }
+            return roles
+        }
+    }
+
+    static func noRole(_ id: Int64) -> SwiftflowError { .notFound("Role with id=\(id) not found") }
 
     public func renameGrants(resourceTypes: [String], from oldPattern: String, to newPattern: String) async throws {
         try await executor.write { db in
