@@ -104,6 +104,21 @@ def main():
     check("the shown experiment's page opens",
           requests.get(url + f"/experiments/{ids[shown]}", auth=viewer, timeout=30).status_code == 200)
 
+    print("== no way around a denied experiment through artifact paths")
+    secret_path = f"{ids[hidden]}/secret.txt"
+    put = call("PUT", f"/api/2.0/mlflow-artifacts/artifacts/{secret_path}", admin, data=b"top secret")
+    check("the admin stores a file in the denied experiment", put.status_code == 200, put.text)
+    open_id = ids[shown]
+    for probe in (secret_path, f"{open_id}%2F..%2F{secret_path}", f"{open_id}/..%2F{secret_path}",
+                  f"{open_id}/%2E%2E/{secret_path}", f"%2E%2E/{secret_path}"):
+        resp = requests.get(f"{url}/api/2.0/mlflow-artifacts/artifacts/{probe}", auth=viewer, timeout=30)
+        check(f"GET artifacts/{probe} is refused", resp.status_code in (400, 403) and "top secret" not in resp.text,
+              f"{resp.status_code} {resp.text[:100]}")
+    listing = requests.get(f"{url}/api/2.0/mlflow-artifacts/artifacts", auth=viewer, timeout=30,
+                           params={"path": f"{open_id}/../{ids[hidden]}"})
+    check("listing through .. is refused", listing.status_code in (400, 403) and "secret.txt" not in listing.text,
+          listing.text[:200])
+
     print("== MLflow 2.x permission routes")
     legacy = new_user(f"legacy-{tag}")
     exp_id, model = ids[shown], shown
