@@ -98,6 +98,18 @@ def main():
         check(f"{path} lists what the user may read and not the rest", shown in html and hidden not in html)
         html = requests.get(url + path, params={"q": tag}, auth=admin, timeout=30).text
         check(f"{path} lists both to the admin", shown in html and hidden in html)
+    # A run the user may read, registered as a version of the model they may not: the run page hides it.
+    info = call("POST", "/api/2.0/mlflow/runs/create", admin, json={"experiment_id": ids[shown]}).json()["run"]["info"]
+    run_id = info["run_id"]
+    for name in (hidden, shown):
+        resp = call("POST", "/api/2.0/mlflow/model-versions/create", admin,
+                    json={"name": name, "source": info["artifact_uri"] + "/model", "run_id": run_id})
+        check(f"a version of {name} from the run", resp.status_code == 200, resp.text)
+    html = requests.get(url + f"/runs/{run_id}", auth=viewer, timeout=30).text
+    check("the run page lists the readable model's version and not the denied one",
+          f"/models/{shown}/versions/1" in html and f"/models/{hidden}" not in html, html[:300])
+    html = requests.get(url + f"/runs/{run_id}", auth=admin, timeout=30).text
+    check("... and both to the admin", f"/models/{shown}/versions/1" in html and f"/models/{hidden}/versions/1" in html)
     for path in (f"/experiments/{ids[hidden]}", f"/models/{hidden}"):
         check(f"{path} is refused to the user",
               requests.get(url + path, auth=viewer, timeout=30).status_code == 403)

@@ -1,4 +1,3 @@
-import Logging
 import SwiftflowCore
 import SwiftflowStore
 import Synchronization

@@ -8,6 +8,8 @@ struct RunPage {
     let store: any TrackingStore
     let registry: any RegistryStore
     let runId: String
+    /// The signed-in user, whose unreadable registered models are left out of the run's versions.
+    var auth: RequestAuth? = nil
 
     static let noteTag = "mlflow.note.content"
 
@@ -26,11 +28,16 @@ struct RunPage {
             ]),
             viewType: .activeOnly, maxResults: 100,
             orderBy: [OrderByClause(entity: .attribute, key: "start_time", ascending: true)], pageToken: nil)
-        let versions = try await registry.searchModelVersions(
+        var versions = try await registry.searchModelVersions(
             filter: SearchFilter(comparisons: [
                 SearchComparison(entity: .attribute, key: "run_id", op: .equal, value: .string(info.runId)),
             ]),
             maxResults: 100, orderBy: [], pageToken: nil)
+        if let auth {
+            var readable: [ModelVersion] = []
+            for version in versions.items where try await auth.canReadVersions(of: version.name) { readable.append(version) }
+            versions.items = readable
+        }
 
         let deleted = info.lifecycleStage == .deleted
         var overview: [(String, HTML)] = [

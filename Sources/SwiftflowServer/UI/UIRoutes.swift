@@ -31,8 +31,13 @@ struct UIRoutes {
         page(router, "/experiments/{id}") { request, parameters in
             try await RunsPage(store: store, experimentId: UIQuery.pathSegment(parameters.get("id")), query: UIQuery(request)).render()
         }
-        page(router, "/runs/{id}") { _, parameters in
-            try await RunPage(store: store, registry: registry, runId: UIQuery.pathSegment(parameters.get("id"))).render()
+        router.get("/runs/{id}") { _, context in
+            await Self.rendered {
+                try await RunPage(
+                    store: store, registry: registry, runId: UIQuery.pathSegment(context.parameters.get("id")),
+                    auth: context.auth
+                ).render()
+            }
         }
         page(router, "/metric") { request in try await MetricPage(store: store, query: UIQuery(request)).render() }
         page(router, "/compare") { request in try await ComparePage(store: store, query: UIQuery(request)).render() }
