@@ -148,6 +148,12 @@ enum JSONResponse {
         }
     }
 
+    /// An answer as Flask's `jsonify` writes it (MLflow's Flask-only routes): compact, keys in the order
+    /// written (callers write them sorted), and a newline.
+    static func flask(_ body: (inout JSONWriter) -> Void) -> Response {
+        raw(JSONWriter.encode(style: .compact, body) + [UInt8(ascii: "\n")])
+    }
+
     /// `{}`, MLflow's answer to most writes.
     static var empty: Response { make { $0.beginObject(); $0.endObject() } }
 }

@@ -37,7 +37,7 @@ public struct AccessControl: Sendable {
     /// - Throws: `INVALID_PARAMETER_VALUE` for a missing, default or too short password.
     public static func bootstrapAdmin(_ config: AuthConfig, store: any AuthStore) async throws {
         if let existing = try await store.credentials(username: config.adminUsername) {
-            guard PasswordHash.verify(AuthConfig.defaultAdminPassword, against: existing.passwordHash) else { return }
+            guard try await PasswordHash.matches(AuthConfig.defaultAdminPassword, existing.passwordHash) else { return }
             try validateAdminPassword(config)
             try await store.updatePassword(username: config.adminUsername, password: config.adminPassword)
             return

@@ -85,7 +85,7 @@ private func registerServerInfo(
     on router: Router<ServerRequestContext>, configuration: ServerConfiguration, artifacts: ArtifactStores
 ) {
     let multipartUploads = configuration.serveArtifacts && artifacts.proxied is any MultipartUploadRepository
-    let body = AuthRoutes.flask { w in
+    let body = JSONResponse.flask { w in
         w.beginObject()
         w.key("features_enabled"); w.beginObject(); w.field("gateway", false); w.endObject()
         w.field("multipart_downloads_enabled", false)

@@ -41,11 +41,11 @@ struct AuthRoutes {
             let username = try Self.required(request, "username")
             if !auth.isAdmin, username != auth.user.username { throw PermissionDenied() }
             let user = try await store.user(named: username)
-            return Self.flask { w in w.beginObject(); w.key("user"); Self.write(user, into: &w); w.endObject() }
+            return JSONResponse.flask { w in w.beginObject(); w.key("user"); Self.write(user, into: &w); w.endObject() }
         }
         api.on(.get, "/users/current") { request in
             let auth = try Self.caller(request)
-            return Self.flask { w in
+            return JSONResponse.flask { w in
                 w.beginObject()
                 w.field("is_basic_auth", true)
                 w.key("user"); Self.write(auth.user, into: &w)
@@ -59,7 +59,7 @@ struct AuthRoutes {
             for user in users where auth.isAdmin || user.id == auth.user.id {
                 roles[user.id] = try await store.roles(userId: user.id)
             }
-            return Self.flask { w in
+            return JSONResponse.flask { w in
                 w.beginObject()
                 w.key("users")
                 w.beginArray()
@@ -86,7 +86,7 @@ struct AuthRoutes {
                     throw SwiftflowError.invalidParameter("Current password is required when changing your own password.")
                 }
                 guard let stored = try await store.credentials(username: username),
-                    PasswordHash.verify(current, against: stored.passwordHash)
+                    try await PasswordHash.matches(current, stored.passwordHash)
                 else { throw SwiftflowError.invalidParameter("Current password does not match.") }
                 if current == password {
                     throw SwiftflowError.invalidParameter("New password must differ from the current password.")
@@ -123,7 +123,7 @@ struct AuthRoutes {
             return AuthMiddleware.text(.badRequest, "Username and password cannot be empty.")
         }
         let user = try await store.createUser(username: username, password: password, isAdmin: false)
-        return flask { w in w.beginObject(); w.key("user"); write(user, into: &w); w.endObject() }
+        return JSONResponse.flask { w in w.beginObject(); w.key("user"); write(user, into: &w); w.endObject() }
     }
 
     // MARK: - A user's permissions
@@ -163,7 +163,7 @@ struct AuthRoutes {
             }
             let target = RequestAuth(user: try await store.user(named: username), access: access)
             let permission = try await target.permission(type, id)
-            return Self.flask { w in
+            return JSONResponse.flask { w in
                 w.beginObject()
                 w.field("allowed", permission.canUse)
                 w.field("permission", permission.rawValue)
@@ -184,7 +184,7 @@ struct AuthRoutes {
             let username = try Self.required(request, "username")
             if !auth.isAdmin, username != auth.user.username { throw PermissionDenied() }
             let roles = try await store.roles(userId: try await store.user(named: username).id)
-            return Self.flask { w in w.beginObject(); w.key("roles"); Self.write(roles, into: &w); w.endObject() }
+            return JSONResponse.flask { w in w.beginObject(); w.key("roles"); Self.write(roles, into: &w); w.endObject() }
         }
     }
 
@@ -206,12 +206,12 @@ struct AuthRoutes {
                     throw SwiftflowError.alreadyExists("\(kind.title) (\(kind.keyName)=\(key), username=\(username)) already exists.")
                 }
                 let user = try await access.auth.user(named: username)
-                return Self.flask { w in kind.write(key, user.id, permission, into: &w) }
+                return JSONResponse.flask { w in kind.write(key, user.id, permission, into: &w) }
             }
             api.on(.get, "\(kind.route)/get") { request in
                 let (key, username) = try await kind.target(request, access)
                 let (user, row) = try await kind.row(key, username, access)
-                return Self.flask { w in kind.write(key, user.id, row.permission, into: &w) }
+                return JSONResponse.flask { w in kind.write(key, user.id, row.permission, into: &w) }
             }
             api.on(.patch, "\(kind.route)/update") { request in
                 let (key, username) = try await kind.target(request, access)
@@ -223,7 +223,7 @@ struct AuthRoutes {
             api.on(.delete, "\(kind.route)/delete") { request in
                 let (key, username) = try await kind.target(request, access)
                 let (_, row) = try await kind.row(key, username, access)
-                try await access.auth.revoke(username: username, resourceType: kind.type.rawValue, resourcePattern: row.resourcePattern)
+                try await access.auth.removeRolePermission(id: row.id)
                 return Self.flaskEmpty
             }
         }
@@ -275,7 +275,7 @@ struct AuthRoutes {
 
     private static func permissionList(_ user: AuthUser, store: any AuthStore) async throws -> Response {
         let roles = try await store.roles(userId: user.id)
-        return flask { w in
+        return JSONResponse.flask { w in
             w.beginObject()
             w.field("is_admin", user.isAdmin)
             w.key("permissions")
@@ -306,23 +306,23 @@ struct AuthRoutes {
             let role = try await store.createRole(
                 name: try Self.required(request, "name"), workspace: try Self.required(request, "workspace"),
                 description: try request.string("description"))
-            return Self.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
+            return JSONResponse.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
         }
         api.on(.get, "/roles/get") { request in
             let role = try await Self.viewableRole(request, store: store)
-            return Self.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
+            return JSONResponse.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
         }
         api.on(.get, "/roles/list") { request in
             try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
             let roles = try await store.listRoles(workspaces: try request.stringArray("workspace"))
-            return Self.flask { w in w.beginObject(); w.key("roles"); Self.write(roles, into: &w); w.endObject() }
+            return JSONResponse.flask { w in w.beginObject(); w.key("roles"); Self.write(roles, into: &w); w.endObject() }
         }
         api.on(.patch, "/roles/update") { request in
             try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
             let role = try await store.updateRole(
                 id: try Self.roleId(request, "role_id"), name: try request.string("name"),
                 description: try request.string("description"))
-            return Self.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
+            return JSONResponse.flask { w in w.beginObject(); w.key("role"); Self.write(role, into: &w); w.endObject() }
         }
         api.on(.delete, "/roles/delete") { request in
             try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
@@ -337,7 +337,7 @@ struct AuthRoutes {
             let permission = try Permission.parse(try Self.required(request, "permission"))
             let row = try await store.addRolePermission(
                 roleId: roleId, resourceType: type.rawValue, resourcePattern: pattern, permission: permission)
-            return Self.flask { w in w.beginObject(); w.key("role_permission"); Self.write(row, into: &w); w.endObject() }
+            return JSONResponse.flask { w in w.beginObject(); w.key("role_permission"); Self.write(row, into: &w); w.endObject() }
         }
         api.on(.delete, "/roles/permissions/remove") { request in
             try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
@@ -346,7 +346,7 @@ struct AuthRoutes {
         }
         api.on(.get, "/roles/permissions/list") { request in
             let role = try await Self.viewableRole(request, store: store)
-            return Self.flask { w in
+            return JSONResponse.flask { w in
                 w.beginObject()
                 w.key("role_permissions")
                 w.beginArray()
@@ -360,7 +360,7 @@ struct AuthRoutes {
             let id = try Self.roleId(request, "role_permission_id")
             let permission = try Permission.parse(try Self.required(request, "permission"))
             let row = try await store.updateRolePermission(id: id, permission: permission)
-            return Self.flask { w in
+            return JSONResponse.flask { w in
                 w.beginObject(); w.key("role_permission"); Self.write(row, into: &w); w.endObject()
             }
         }
@@ -368,7 +368,7 @@ struct AuthRoutes {
             try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
             let roleId = try Self.roleId(request, "role_id")
             let assignment = try await store.assignRole(username: try Self.required(request, "username"), roleId: roleId)
-            return Self.flask { w in
+            return JSONResponse.flask { w in
                 w.beginObject(); w.key("assignment"); Self.write(assignment, roleId: roleId, into: &w); w.endObject()
             }
         }
@@ -382,7 +382,7 @@ struct AuthRoutes {
             try await Self.requireAdminOrWorkspaceAdmin(try Self.caller(request))
             let roleId = try Self.roleId(request, "role_id")
             let assignments = try await store.roleAssignments(roleId: roleId)
-            return Self.flask { w in
+            return JSONResponse.flask { w in
                 w.beginObject()
                 w.key("assignments")
                 w.beginArray()
@@ -511,10 +511,5 @@ struct AuthRoutes {
         w.endObject()
     }
 
-    /// A Flask `jsonify` answer: compact JSON and a newline.
-    static func flask(_ body: (inout JSONWriter) -> Void) -> Response {
-        JSONResponse.raw(JSONWriter.encode(style: .compact, body) + [UInt8(ascii: "\n")])
-    }
-
-    static var flaskEmpty: Response { flask { w in w.beginObject(); w.endObject() } }
+    static var flaskEmpty: Response { JSONResponse.flask { w in w.beginObject(); w.endObject() } }
 }

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import NIOPosix
 import SwiftflowCore
 import SwiftflowStore
 import Synchronization
@@ -53,9 +52,7 @@ package final class Authenticator: Sendable {
             return found
         }
         let storedHash = found?.passwordHash ?? decoyHash
-        let matches = try await NIOThreadPool.singleton.runIfActive {
-            PasswordHash.verify(password, against: storedHash)
-        }
+        let matches = try await PasswordHash.matches(password, storedHash)
         // An admin on the old shipped default password never signs in (MLflow 3 refuses it too).
         guard let found, matches, !(found.user.isAdmin && password == AuthConfig.defaultAdminPassword) else {
             throttle.recordFailure(username: username, address: address)

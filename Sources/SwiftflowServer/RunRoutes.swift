@@ -174,7 +174,7 @@ struct RunRoutes {
             let maxResults = min(try request.int64("max_results") ?? Int64(Limits.maxHistoryBulkPoints),
                                  Int64(Limits.maxHistoryBulkPoints))
             let points = try await store.metricHistoryBulk(runIds: runIds, key: key, maxResults: Int(max(0, maxResults)))
-            let bytes = JSONWriter.encode(style: .compact) { w in
+            return JSONResponse.flask { w in
                 w.beginObject()
                 w.key("metrics")
                 w.beginArray()
@@ -192,7 +192,6 @@ struct RunRoutes {
                 w.endArray()
                 w.endObject()
             }
-            return JSONResponse.raw(bytes + [UInt8(ascii: "\n")])
         }
         api.on(.post, "/runs/search") { request in
             let maxResults = try request.int64("max_results") ?? 1000

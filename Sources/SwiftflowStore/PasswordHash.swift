@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOPosix
 import SwiftflowCore
 import _CryptoExtras
 
@@ -11,6 +12,17 @@ import _CryptoExtras
 package enum PasswordHash {
     /// PBKDF2 iterations of new hashes.
     package static let iterations = 600_000
+
+    /// `make`, on the thread pool: a hash costs tens of milliseconds of one core, which must not stall
+    /// an event loop.
+    package static func hashed(_ password: String) async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { make(password) }
+    }
+
+    /// `verify`, on the thread pool.
+    package static func matches(_ password: String, _ stored: String) async throws -> Bool {
+        try await NIOThreadPool.singleton.runIfActive { verify(password, against: stored) }
+    }
 
     /// A new hash of `password` with a fresh random salt.
     package static func make(_ password: String, iterations: Int = iterations) -> String {

@@ -49,17 +49,14 @@ public final class SQLAuthStore: AuthStore {
     public func createUser(username: String, password: String, isAdmin: Bool) async throws -> AuthUser {
         try Self.validate(password: password)
         // Hashing is slow by design: done before the transaction, which then holds the writer briefly.
-        let hash = PasswordHash.make(password)
+        let hash = try await PasswordHash.hashed(password)
         do {
             return try await executor.write { db in
                 let rows = try await db.raw("""
                     INSERT INTO auth_users (username, password_hash, is_admin)
                     VALUES (\(bind: username), \(bind: hash), \(bind: isAdmin)) RETURNING id
                     """).all()
-                guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
-                    throw SwiftflowError(.internalError, "The new user has no id.")
-                }
-                return AuthUser(id: id, username: username, isAdmin: isAdmin)
+                return AuthUser(id: try Self.insertedId(rows, "user"), username: username, isAdmin: isAdmin)
             }
         } catch let error where executor.isUniqueViolation(error) {
             // MLflow's message goes on with the driver's text, the new hash included; ours stops here.
@@ -73,26 +70,25 @@ public final class SQLAuthStore: AuthStore {
     }
 
     public func credentials(username: String) async throws -> (user: AuthUser, passwordHash: String)? {
-        try await executor.read { db in
-            let rows = try await db.raw(
-                "SELECT id, username, password_hash, is_admin FROM auth_users WHERE username = \(bind: username)"
-            ).all()
-            guard let row = rows.first else { return nil }
-            return (try Self.user(row), try row.decode(column: "password_hash", as: String.self))
-        }
+        try await executor.read { db in try await Self.credentials(db, username: username) }
     }
 
     public func signIn(username: String, workspace: String) async throws -> SignIn? {
         try await executor.read { db in
-            let rows = try await db.raw(
-                "SELECT id, username, password_hash, is_admin FROM auth_users WHERE username = \(bind: username)"
-            ).all()
-            guard let row = rows.first else { return nil }
-            let user = try Self.user(row)
+            guard let (user, hash) = try await Self.credentials(db, username: username) else { return nil }
             let permissions = user.isAdmin ? [] : try await Self.permissions(db, userId: user.id, workspace: workspace)
-            return SignIn(
-                user: user, passwordHash: try row.decode(column: "password_hash", as: String.self), permissions: permissions)
+            return SignIn(user: user, passwordHash: hash, permissions: permissions)
         }
+    }
+
+    private static func credentials(
+        _ db: any SQLDatabase, username: String
+    ) async throws -> (user: AuthUser, passwordHash: String)? {
+        let rows = try await db.raw(
+            "SELECT id, username, password_hash, is_admin FROM auth_users WHERE username = \(bind: username)"
+        ).all()
+        guard let row = rows.first else { return nil }
+        return (try user(row), try row.decode(column: "password_hash", as: String.self))
     }
 
     public func listUsers() async throws -> [AuthUser] {
@@ -103,7 +99,7 @@ public final class SQLAuthStore: AuthStore {
 
     public func updatePassword(username: String, password: String) async throws {
         try Self.validate(password: password)
-        let hash = PasswordHash.make(password)
+        let hash = try await PasswordHash.hashed(password)
         try await updateUser(username, "password_hash = \(bind: hash)")
     }
 
@@ -219,10 +215,7 @@ public final class SQLAuthStore: AuthStore {
                     INSERT INTO auth_roles (name, workspace, description)
                     VALUES (\(bind: name), \(bind: workspace), \(bind: description)) RETURNING id
                     """).all()
-                guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
-                    throw SwiftflowError(.internalError, "The new role has no id.")
-                }
-                return Role(id: id, name: name, workspace: workspace, description: description, permissions: [])
+                return Role(id: try Self.insertedId(rows, "role"), name: name, workspace: workspace, description: description, permissions: [])
             }
         } catch let error where executor.isUniqueViolation(error) {
             throw SwiftflowError.alreadyExists("Role (name=\(name), workspace=\(workspace)) already exists.")
@@ -300,10 +293,7 @@ public final class SQLAuthStore: AuthStore {
                 let rows = try await db.raw("""
                     INSERT INTO auth_user_roles (user_id, role_id) VALUES (\(bind: user.id), \(bind: roleId)) RETURNING id
                     """).all()
-                guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
-                    throw SwiftflowError(.internalError, "The new assignment has no id.")
-                }
-                return (id, user.id)
+                return (try Self.insertedId(rows, "assignment"), user.id)
             }
         } catch let error where executor.isUniqueViolation(error) {
             throw SwiftflowError.alreadyExists("User \(username) already holds role \(roleId).")
@@ -403,6 +393,14 @@ public final class SQLAuthStore: AuthStore {
     }
 
     // MARK: - Rows and messages
+
+    /// The id an `INSERT … RETURNING id` gave.
+    private static func insertedId(_ rows: [any SQLRow], _ what: String) throws -> Int64 {
+        guard let id = try rows.first?.decode(column: "id", as: Int64.self) else {
+            throw SwiftflowError(.internalError, "The new \(what) has no id.")
+        }
+        return id
+    }
 
     private static func user(_ row: any SQLRow) throws -> AuthUser {
         AuthUser(
