@@ -97,6 +97,10 @@ let package = Package(
                 "SwiftflowCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // The metric queue of the fluent layer: a lock, not an actor hop per logged point.
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                // MLFLOW_TRACKING_INSECURE_TLS: a client that skips certificate verification.
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
@@ -141,6 +145,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The SDK at work: linear regression by gradient descent, tracked (README, "Swift SDK").
+        .executableTarget(
+            name: "linear-regression",
+            dependencies: ["SwiftflowClient"],
+            path: "Examples/LinearRegression",
+            swiftSettings: swiftSettings
+        ),
+        // Metric points per second through the fluent layer (bench/sdk_metrics.sh, docs/PERFORMANCE.md).
+        .executableTarget(
+            name: "swiftflow-sdk-bench",
+            dependencies: ["SwiftflowClient"],
+            path: "Benchmarks/SDKMetrics",
             swiftSettings: swiftSettings
         ),
         .testTarget(
