@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the README's demo blocks as written (from the repository root; they use ports 5000 and 5001)
 # and checks each one's outcome: "Serving models" must answer predictions, "Projects" must end its run
-# succeeded. The Python is the test venv's; model downloads and environments go to a throwaway cache.
+# succeeded, "Swift SDK" must fit the line and register it. The Python is the test venv's; model downloads and environments go to a throwaway cache.
 #
 #   scripts/readme_demos.sh
 set -euo pipefail
@@ -47,3 +47,4 @@ run_demo() {
 
 run_demo models-demo '\{"predictions": .*\}'
 run_demo projects-demo "=== Run \(ID '[0-9a-f]+'\) succeeded ==="
+run_demo sdk-demo "Run [0-9a-f]{32} finished: w=2\.99[0-9] b=2\.0[0-9]+ mse=0\.0[0-9]+; registered linear-regression version 1"

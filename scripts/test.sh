@@ -57,6 +57,9 @@ trap 'stop_postgres; stop_s3' EXIT
 echo "== swift test -c release"
 swift test -c release --skip-build
 
+echo "== SwiftflowClient documentation (DocC, warnings as errors)"
+scripts/docs_check.sh
+
 if [ "${SKIP_CONFORMANCE:-0}" = 1 ]; then exit 0; fi
 if [ ! -x "$CONFORMANCE_DIR/run.sh" ]; then
   echo "conformance suite not found at $CONFORMANCE_DIR" >&2
@@ -206,7 +209,18 @@ echo "== swiftflow run against mlflow run: the same projects, the same params, t
 echo "== swiftflow run: a virtualenv project, Ctrl-C, type errors, Docker"
 "$VENV/bin/python" "$ROOT/scripts/projects_run.py" --tracking-uri "http://127.0.0.1:$PORT" \
   --swiftflow "$ROOT/.build/release/swiftflow"
-echo "== README: the serving and projects demos as written"
+# The Swift SDK against the official server: the same scenario against `mlflow server` and ours must give
+# identical transcripts (ClientSDKTests.sameAnswersAsMLflow; skipped in the first `swift test` above,
+# which has no mlflow to start).
+echo "== Swift SDK: the same calls against mlflow server and swiftflow server"
+if ! SWIFTFLOW_TEST_MLFLOW="$VENV/bin/mlflow" swift test -c release --skip-build --filter sameAnswersAsMLflow \
+  >"$DATA_DIR/sdk_compare.log" 2>&1; then
+  tail -n 60 "$DATA_DIR/sdk_compare.log"
+  exit 1
+fi
+# It must have run, not been skipped.
+grep -E '^✔ Test "the SDK gets the same answers' "$DATA_DIR/sdk_compare.log" || { tail -n 20 "$DATA_DIR/sdk_compare.log"; exit 1; }
+echo "== README: the serving, projects and Swift SDK demos as written"
 scripts/readme_demos.sh
 
 # Runs whose artifact root is in S3 and whose client writes there itself (no proxy).

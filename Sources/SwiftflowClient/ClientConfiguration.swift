@@ -44,7 +44,7 @@ public struct ClientConfiguration: Sendable, Equatable {
     /// Seconds: up to this much random time is added to each wait.
     public var backoffJitter: Double
     public var requestTimeout: Duration
-    /// The experiment ``Swiftflow/withRun(experiment:runName:tags:nested:client:_:)`` uses when given none.
+    /// The experiment ``Swiftflow/withRun(experiment:experimentId:runName:tags:nested:runId:client:isolation:_:)`` uses when given none.
     public var experimentName: String?
     public var experimentId: String?
     /// A run to resume instead of creating one.
@@ -86,7 +86,9 @@ public struct ClientConfiguration: Sendable, Equatable {
     /// Reads the configuration from `environment` (by default, the process's).
     /// - Throws: `INVALID_PARAMETER_VALUE` when `MLFLOW_TRACKING_URI` is missing or not http(s), or a number
     ///   variable does not parse.
-    /// - Parameter trackingURI: the server, instead of `MLFLOW_TRACKING_URI`.
+    /// - Parameters:
+    ///   - environment: the variables to read.
+    ///   - trackingURI: the server, instead of `MLFLOW_TRACKING_URI`.
     public static func fromEnvironment(
         _ environment: [String: String] = ProcessInfo.processInfo.environment, trackingURI: String? = nil
     ) throws(SwiftflowError) -> ClientConfiguration {

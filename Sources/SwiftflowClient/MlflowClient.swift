@@ -8,7 +8,7 @@ import SwiftflowCore
 /// metrics, params, tags, datasets, artifacts, logged models and the Model Registry.
 ///
 /// It talks to any MLflow-compatible tracking server (Swiftflow's or MLflow's own). Every method is `async`
-/// and throws ``SwiftflowCore/SwiftflowError`` carrying MLflow's error code (`RESOURCE_DOES_NOT_EXIST`,
+/// and throws `SwiftflowError` carrying MLflow's error code (`RESOURCE_DOES_NOT_EXIST`,
 /// `INVALID_PARAMETER_VALUE`, …) and the server's message. Transient failures (HTTP 408, 429, 5xx, no
 /// answer) are retried with exponential backoff as ``ClientConfiguration`` says.
 ///
@@ -24,12 +24,17 @@ public struct MlflowClient: Sendable {
     let transport: RESTTransport
 
     /// A client configured from the environment, as MLflow's Python client is.
+    /// - Parameter environment: where `MLFLOW_TRACKING_URI` and the other variables are read.
     /// - Throws: `INVALID_PARAMETER_VALUE` when `MLFLOW_TRACKING_URI` is unset or not http(s).
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(SwiftflowError) {
         try self.init(configuration: .fromEnvironment(environment))
     }
 
     /// A client of the server at `trackingURI`, with credentials and retry settings from `environment`.
+    /// - Parameters:
+    ///   - trackingURI: the server, `http(s)://host:port`.
+    ///   - environment: where MLflow's variables are read (credentials, retries, TLS).
+    ///   - http: the HTTP client to use; by default a shared one.
     public init(
         trackingURI: String, environment: [String: String] = ProcessInfo.processInfo.environment,
         http: HTTPClient? = nil
@@ -37,7 +42,9 @@ public struct MlflowClient: Sendable {
         try self.init(configuration: .fromEnvironment(environment, trackingURI: trackingURI), http: http)
     }
 
-    /// - Parameter http: the HTTP client to use; by default a shared one (its lifetime is the process's).
+    /// - Parameters:
+    ///   - configuration: the server and how to talk to it.
+    ///   - http: the HTTP client to use; by default a shared one (its lifetime is the process's).
     public init(configuration: ClientConfiguration, http: HTTPClient? = nil) {
         self.configuration = configuration
         transport = RESTTransport(configuration: configuration, http: http)

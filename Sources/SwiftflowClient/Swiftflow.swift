@@ -26,10 +26,18 @@ public enum Swiftflow {
     /// - Parameters:
     ///   - experiment: the experiment's name; created when missing. Defaults to `experimentId`, then
     ///     `MLFLOW_EXPERIMENT_NAME`, then `MLFLOW_EXPERIMENT_ID`, then the Default experiment (`0`).
+    ///   - experimentId: the experiment's id, when no name is given.
+    ///   - runName: the run's name; the server picks one when nil.
+    ///   - tags: tags of the new run, added to the context tags (`mlflow.user`, `mlflow.source.name`,
+    ///     `mlflow.source.type`) MLflow's fluent client sets.
     ///   - nested: start a child of ``current`` (tagged `mlflow.parentRunId`). Without it, starting a run inside
     ///     another is an error, as in MLflow.
     ///   - runId: resume this run instead of creating one; `MLFLOW_RUN_ID` does the same for an outermost run.
     ///   - client: the client to use; by default one configured from the environment.
+    ///   - isolation: where `body` runs: the caller's actor, so `body` need not be `Sendable`.
+    ///   - body: the work; its result is returned once the run has ended.
+    /// - Returns: what `body` returned.
+    /// - Throws: what `body` threw (after ending the run `FAILED`), or a `SwiftflowError` of the server.
     public static func withRun<T>(
         experiment: String? = nil, experimentId: String? = nil, runName: String? = nil, tags: [String: String] = [:],
         nested: Bool = false, runId: String? = nil, client: MlflowClient? = nil,
