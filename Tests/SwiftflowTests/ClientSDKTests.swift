@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import SwiftflowClient
 import SwiftflowCore
 import Testing
@@ -407,5 +410,61 @@ struct ClientSDKTests {
         }
         let resumed = try await named.getRun(id: runId)
         #expect(resumed.info.status == .finished && resumed.metrics.map(\.key) == ["m"])
+    }
+
+    /// Large files in parts through the server into S3 (moto): the object must be a multipart one
+    /// (its ETag ends in `-<parts>`) and download byte for byte. A local store has no multipart
+    /// uploads (501, as MLflow's): the SDK falls back to one streamed PUT.
+    @Test("multipart uploads through the proxy into S3, and the fallback to PUT on a local store",
+          .enabled(if: ProcessInfo.processInfo.environment["SWIFTFLOW_TEST_S3_ENDPOINT"] != nil))
+    func multipartUpload() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let endpoint = try #require(environment["SWIFTFLOW_TEST_S3_ENDPOINT"])
+        let bucket = environment["SWIFTFLOW_TEST_S3_BUCKET"] ?? "swiftflow-test"
+        let prefix = "sdk-multipart-\(UUID().uuidString)"
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let big = URL(fileURLWithPath: folder.path + "/big.bin")
+        let blob = Data((0..<(11 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ ($0 >> 12)) })
+        try blob.write(to: big)
+        var options = ServerProcess.defaultOptions(dataFolder: folder.path)
+        options[options.firstIndex(of: "--artifacts-destination")! + 1] = "s3://\(bucket)/\(prefix)"
+        let server = try await ServerProcess.started(
+            dataFolder: folder.path, options: options, environment: ["MLFLOW_S3_ENDPOINT_URL": endpoint])
+        defer { server.stop() }
+        var config = try ClientConfiguration.fromEnvironment([
+            "MLFLOW_TRACKING_URI": server.base, "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "true",
+            "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": String(1024 * 1024),
+            "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": String(5 * 1024 * 1024),
+        ])
+        config.maxRetries = 2
+        let client = MlflowClient(configuration: config)
+        let run = try await client.createRun(experimentId: "0", runName: "big")
+        try await client.logArtifact(runId: run.info.runId, localFile: big, artifactPath: "weights")
+        #expect(try await client.listArtifacts(runId: run.info.runId, path: "weights").map(\.fileSize) == [Int64(blob.count)])
+        let copy = try await client.downloadArtifacts(runId: run.info.runId, path: "weights/big.bin",
+                                                      to: URL(fileURLWithPath: folder.path + "/down"))
+        #expect(try Data(contentsOf: copy) == blob)
+        // moto keeps S3's multipart ETag: the MD5 of the parts' MD5s, then "-3" for three parts.
+        let key = "\(prefix)/0/\(run.info.runId)/artifacts/weights/big.bin"
+        var head = URLRequest(url: URL(string: "\(endpoint)/\(bucket)/\(key)")!)
+        head.httpMethod = "HEAD"
+        let (_, response) = try await URLSession.shared.data(for: head)
+        let etag = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "ETag") ?? ""
+        #expect(etag.replacingOccurrences(of: "\"", with: "").hasSuffix("-3"), "ETag \(etag)")
+
+        // The same client against a local artifact folder: create answers 501, the file goes as one PUT.
+        let local = try TemporaryFolder()
+        defer { local.remove() }
+        let plain = try await ServerProcess.started(dataFolder: local.path)
+        defer { plain.stop() }
+        var localConfig = config
+        localConfig.trackingURI = plain.base
+        let localClient = MlflowClient(configuration: localConfig)
+        let localRun = try await localClient.createRun(experimentId: "0", runName: "big-local")
+        try await localClient.logArtifact(runId: localRun.info.runId, localFile: big)
+        let stored = try Data(contentsOf: URL(fileURLWithPath:
+            "\(local.path)/artifacts/0/\(localRun.info.runId)/artifacts/big.bin"))
+        #expect(stored == blob)
     }
 }

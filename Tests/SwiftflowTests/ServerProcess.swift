@@ -11,7 +11,8 @@ final class ServerProcess {
 
     /// - Parameters:
     ///   - options: the server's options after `--port`; by default a database and an artifact folder in `dataFolder`.
-    init(dataFolder: String, options: [String]? = nil) throws {
+    ///   - environment: variables added to the test's own for the server process.
+    init(dataFolder: String, options: [String]? = nil, environment: [String: String] = [:]) throws {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("swiftflow").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -22,6 +23,9 @@ final class ServerProcess {
         process.arguments = ["server", "--port", String(port), "--log-level", "error"]
             + (options ?? Self.defaultOptions(dataFolder: dataFolder))
         process.currentDirectoryURL = URL(fileURLWithPath: dataFolder)
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         try process.run()
     }
 
@@ -33,8 +37,10 @@ final class ServerProcess {
     var api: String { base + "/api/2.0/mlflow" }
 
     /// Starts a server over `dataFolder` and waits until it answers.
-    static func started(dataFolder: String, options: [String]? = nil) async throws -> ServerProcess {
-        let server = try ServerProcess(dataFolder: dataFolder, options: options)
+    static func started(
+        dataFolder: String, options: [String]? = nil, environment: [String: String] = [:]
+    ) async throws -> ServerProcess {
+        let server = try ServerProcess(dataFolder: dataFolder, options: options, environment: environment)
         do {
             try await server.waitUntilReady()
         } catch {
