@@ -48,10 +48,7 @@ extension MlflowClient {
     public func searchRegisteredModels(
         filter: String? = nil, maxResults: Int = 100, orderBy: [String] = [], pageToken: String? = nil
     ) async throws(SwiftflowError) -> Page<RegisteredModel> {
-        var query = [("max_results", String(maxResults))]
-        if let filter { query.append(("filter", filter)) }
-        for order in orderBy { query.append(("order_by", order)) }
-        if let pageToken { query.append(("page_token", pageToken)) }
+        let query = Self.searchQuery(filter: filter, maxResults: maxResults, orderBy: orderBy, pageToken: pageToken)
         let answer = try await get(Self.api + "/registered-models/search", query: query)
         var models: [RegisteredModel] = []
         for item in try WireReader(answer, "answer").array("registered_models") {
@@ -147,10 +144,7 @@ extension MlflowClient {
     public func searchModelVersions(
         filter: String? = nil, maxResults: Int = 10000, orderBy: [String] = [], pageToken: String? = nil
     ) async throws(SwiftflowError) -> Page<ModelVersion> {
-        var query = [("max_results", String(maxResults))]
-        if let filter { query.append(("filter", filter)) }
-        for order in orderBy { query.append(("order_by", order)) }
-        if let pageToken { query.append(("page_token", pageToken)) }
+        let query = Self.searchQuery(filter: filter, maxResults: maxResults, orderBy: orderBy, pageToken: pageToken)
         let answer = try await get(Self.api + "/model-versions/search", query: query)
         return Page(items: try Self.versions(answer, "model_versions"), nextPageToken: .pageToken(answer))
     }
@@ -202,6 +196,17 @@ extension MlflowClient {
     public func getModelVersion(name: String, alias: String) async throws(SwiftflowError) -> ModelVersion {
         let answer = try await get(Self.api + "/registered-models/alias", query: [("name", name), ("alias", alias)])
         return try ModelVersion(wire: answer["model_version"])
+    }
+
+    /// The query of the registry's GET searches (repeated `order_by`, as MLflow's client sends it).
+    static func searchQuery(
+        filter: String?, maxResults: Int, orderBy: [String], pageToken: String?
+    ) -> [(String, String)] {
+        var query = [("max_results", String(maxResults))]
+        if let filter { query.append(("filter", filter)) }
+        for order in orderBy { query.append(("order_by", order)) }
+        if let pageToken { query.append(("page_token", pageToken)) }
+        return query
     }
 
     static func versions(_ answer: JSONValue, _ key: String) throws(SwiftflowError) -> [ModelVersion] {
