@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "SwiftflowClient", targets: ["SwiftflowClient"]),
         .library(name: "SwiftflowModels", targets: ["SwiftflowModels"]),
         .library(name: "SwiftflowProjects", targets: ["SwiftflowProjects"]),
+        .library(name: "SwiftflowImport", targets: ["SwiftflowImport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -132,6 +133,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `swiftflow import`: reads MLflow's databases (its SQLAlchemy schema) and file stores.
+        .target(
+            name: "SwiftflowImport",
+            dependencies: [
+                "SwiftflowCore",
+                "SwiftflowStore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "swiftflow",
             dependencies: [
@@ -141,6 +159,7 @@ let package = Package(
                 "SwiftflowServer",
                 "SwiftflowModels",
                 "SwiftflowProjects",
+                "SwiftflowImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -170,6 +189,7 @@ let package = Package(
                 "SwiftflowServer",
                 "SwiftflowClient",
                 "SwiftflowModels",
+                "SwiftflowImport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -10,7 +10,7 @@ extension DatabaseKind {
     /// Appends "`column` is one of `values`": on PostgreSQL `= ANY(?)` with the values bound as one
     /// array, which plans in constant time (a list of 1,000 binds took longer to plan than to run);
     /// on SQLite an `IN` list.
-    func appendIsAny(_ column: String, _ values: [String], to query: inout SQLQuery) {
+    package func appendIsAny(_ column: String, _ values: [String], to query: inout SQLQuery) {
         switch self {
         case .sqlite:
             query += "\(column) IN "
@@ -32,7 +32,7 @@ extension DatabaseKind {
     /// `alias.value` (SQLite's `json_each`, PostgreSQL's `jsonb_array_elements`). Points travel this way
     /// so that a batch is one statement with one bind whatever its size.
     /// - Parameter placeholder: the bind's text, as SQLKit writes it.
-    func jsonArrayElements(alias: String) -> (prefix: String, suffix: String) {
+    package func jsonArrayElements(alias: String) -> (prefix: String, suffix: String) {
         switch self {
         case .sqlite: ("json_each(", ") \(alias)")
         case .postgres: ("jsonb_array_elements(CAST(", " AS jsonb)) AS \(alias) (value)")
@@ -41,7 +41,7 @@ extension DatabaseKind {
 
     /// Element `index` of the JSON array `array` (an element of `jsonArrayElements`) as an SQL value of
     /// `type`: SQLite's `->>` already gives SQL values; PostgreSQL's gives text, cast here.
-    func jsonElement(_ array: String, _ index: Int, as type: JSONElementType) -> String {
+    package func jsonElement(_ array: String, _ index: Int, as type: JSONElementType) -> String {
         switch self {
         case .sqlite:
             return "\(array) ->> \(index)"
@@ -58,7 +58,7 @@ extension DatabaseKind {
 
     /// `lhs` differs from `rhs`, NULL being equal to NULL only (SQLite's `IS NOT`, standard SQL's
     /// `IS DISTINCT FROM`).
-    func isDistinct(_ lhs: String, _ rhs: String) -> String {
+    package func isDistinct(_ lhs: String, _ rhs: String) -> String {
         switch self {
         case .sqlite: "\(lhs) IS NOT \(rhs)"
         case .postgres: "\(lhs) IS DISTINCT FROM \(rhs)"
@@ -83,7 +83,7 @@ extension DatabaseKind {
     var likeEscape: String { self == .sqlite ? "" : " ESCAPE ''" }
 
     /// The type of the floating-point columns.
-    var doubleType: String { self == .sqlite ? "REAL" : "DOUBLE PRECISION" }
+    package var doubleType: String { self == .sqlite ? "REAL" : "DOUBLE PRECISION" }
 
     /// An auto-assigned 64-bit primary key.
     var autoIncrementPrimaryKey: String {
@@ -92,11 +92,11 @@ extension DatabaseKind {
 }
 
 /// The SQL type an element of a JSON array is read as.
-enum JSONElementType {
+package enum JSONElementType {
     case text, bigint, double, boolean
 }
 
 extension SQLDatabase {
     /// The kind of database behind this connection, for code that holds a connection but no executor.
-    var kind: DatabaseKind { dialect.name == "postgresql" ? .postgres : .sqlite }
+    package var kind: DatabaseKind { dialect.name == "postgresql" ? .postgres : .sqlite }
 }

@@ -43,7 +43,11 @@ package final class PostgresExecutor: DatabaseExecutor {
 
     /// Opens a pool for a `postgresql://` URI and checks that the server answers.
     /// - Throws: `INVALID_PARAMETER_VALUE` for a malformed URI; `INTERNAL_ERROR` if the server cannot be reached.
-    package static func open(uri: String, poolSize: Int = 10, logger: Logger) async throws -> PostgresExecutor {
+    /// - Parameter refreshesStatistics: whether to ANALYZE tables that changed a lot; off for a
+    ///   database that is only read (an MLflow database being imported).
+    package static func open(
+        uri: String, poolSize: Int = 10, refreshesStatistics: Bool = true, logger: Logger
+    ) async throws -> PostgresExecutor {
         let configuration = try PostgresURL.configuration(uri, poolSize: poolSize)
         let executor = PostgresExecutor(configuration: configuration, logger: logger)
         for await _ in executor.started {}
@@ -56,6 +60,7 @@ package final class PostgresExecutor: DatabaseExecutor {
                 .internalError, "Cannot connect to PostgreSQL at \(PostgresURL.redacted(uri)): \(message(of: error))",
                 cause: error)
         }
+        guard refreshesStatistics else { return executor }
         executor.statisticsTask.withLock { task in
             task = Task { [weak executor] in
                 while !Task.isCancelled {
@@ -74,6 +79,12 @@ package final class PostgresExecutor: DatabaseExecutor {
 
     package func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withLease { connection in try await body(PostgresHandle(connection)) }
+    }
+
+    /// Runs `body` on a pooled connection of its own, for raw PostgresNIO queries (the importer's
+    /// reads of an MLflow database, which know their column types).
+    package func withConnection<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withLease(body)
     }
 
     package func write<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

@@ -11,5 +11,5 @@ struct Swiftflow: AsyncParsableCommand {
             MLFLOW_TRACKING_URI=http://127.0.0.1:5000 and nothing else changes.
             """,
         version: SwiftflowVersion.string,
-        subcommands: [ServerCommand.self, RunCommand.self, ModelsCommand.self, RegistryCommand.self, DbCommand.self])
+        subcommands: [ServerCommand.self, RunCommand.self, ModelsCommand.self, RegistryCommand.self, DbCommand.self, ImportCommand.self])
 }
