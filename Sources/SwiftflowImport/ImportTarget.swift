@@ -184,11 +184,20 @@ struct ImportTarget: Sendable {
                 }
             }
             let points = pointRows(\.metrics)
+            // SQLite runs row triggers per point; a bulk load skips them for the length of this
+            // transaction (which holds the only writer, so no other write misses them) and writes the
+            // latest values itself, by the triggers' rule. PostgreSQL's trigger runs once per statement.
+            if db.kind == .sqlite {
+                try await db.raw("DROP TRIGGER metrics_update_latest").run()
+                try await db.raw("DROP TRIGGER metrics_require_active_run").run()
+            }
             try await Self.insert(db, into: "metrics", pointColumns, rows: points)
-            // MLflow's own latest values where it kept them (the trigger's rule is the same; this keeps
-            // what MLflow showed even for rows written by older versions).
+            if db.kind == .sqlite {
+                for statement in Schema.metricTriggers(.sqlite) { try await db.raw(SQLQueryString(statement)).run() }
+            }
+            // MLflow's own latest values where it kept them, so that what MLflow showed is what we show.
             try await Self.insert(
-                db, into: "latest_metrics", pointColumns, rows: pointRows { $0.latestMetrics ?? [] },
+                db, into: "latest_metrics", pointColumns, rows: pointRows { Self.latest($0) },
                 conflict: """
                     ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
                         step = excluded.step, is_nan = excluded.is_nan
@@ -232,6 +241,23 @@ struct ImportTarget: Sendable {
             }
             return (new.count, points.count)
         }
+    }
+
+    /// The run's latest value per key: MLflow's `latest_metrics` rows, and for keys without one the
+    /// newest point by the store's rule (larger step, then later timestamp, then larger stored value).
+    static func latest(_ run: RunRecord) -> [MetricPoint] {
+        var latest: [String: MetricPoint] = [:]
+        for point in run.metrics {
+            guard let current = latest[point.key] else {
+                latest[point.key] = point
+                continue
+            }
+            if (point.step, point.timestamp, point.value) > (current.step, current.timestamp, current.value) {
+                latest[point.key] = point
+            }
+        }
+        for point in run.latestMetrics ?? [] { latest[point.key] = point }
+        return latest.values.sorted { $0.key < $1.key }
     }
 
     /// Writes the logged models not yet in the target.

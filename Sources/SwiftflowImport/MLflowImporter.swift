@@ -192,20 +192,32 @@ public struct MLflowImporter: Sendable {
         let datasetIds = try await target.write(datasets: try await source.datasets())
 
         progress.begin("runs", total: counts.runs)
-        var after: String?
         var newRuns = 0
         var points = 0
         var seen = 0
-        while true {
-            let ids = try await source.runIds(after: after, limit: options.runsPerTransaction)
-            guard let last = ids.last else { break }
-            after = last
-            let runs = try await source.runs(ids)
-            let written = try await target.write(runs: runs, datasetIds: datasetIds)
+        let batch = options.runsPerTransaction
+        // The next batch is read while this one is written: the source and the target are different
+        // connections on different threads.
+        var currentIds = try await source.runIds(after: nil, limit: batch)
+        var reading: Task<[RunRecord], any Error>? =
+            currentIds.isEmpty ? nil : Task { [currentIds] in try await source.runs(currentIds) }
+        while let current = reading {
+            let runs = try await current.value
+            let count = currentIds.count
+            let nextIds = try await source.runIds(after: currentIds.last, limit: batch)
+            currentIds = nextIds
+            reading = nextIds.isEmpty ? nil : Task { [nextIds] in try await source.runs(nextIds) }
+            let written: (runs: Int, points: Int)
+            do {
+                written = try await target.write(runs: runs, datasetIds: datasetIds)
+            } catch {
+                reading?.cancel()
+                throw error
+            }
             newRuns += written.runs
             points += written.points
-            seen += ids.count
-            progress.advance(by: ids.count)
+            seen += count
+            progress.advance(by: count)
         }
         progress.finish()
         summary.add("runs", new: newRuns, present: seen - newRuns)

@@ -288,7 +288,7 @@ package enum Schema {
 
     /// Keeps `latest_metrics` current and refuses points for runs that are not active, inside the
     /// statement that inserts the points: logging metrics is then one statement, atomic on its own.
-    static func metricTriggers(_ kind: DatabaseKind) -> [String] {
+    package static func metricTriggers(_ kind: DatabaseKind) -> [String] {
         switch kind {
         case .sqlite:
             return [
