@@ -342,4 +342,35 @@ struct ImportTests {
         #expect(Set(grants) == ["experiment 5 EDIT", "registered_model churn-model MANAGE"])
         await auth.shutdown()
     }
+
+    @Test("--copy-artifacts copies what mlflow-artifacts:/ locations hold, once")
+    func copiesArtifacts() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let mlruns = folder.path + "/mlruns"
+        try Self.writeFileStore(mlruns)
+        let from = folder.path + "/mlartifacts"
+        let file = from + "/412/aaaa1111bbbb2222cccc3333dddd4444/artifacts/model/MLmodel"
+        try FileManager.default.createDirectory(
+            atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try "flavors: {}\n".write(toFile: file, atomically: true, encoding: .utf8)
+        // Another experiment's folder, not named by any imported location, stays behind.
+        try FileManager.default.createDirectory(atPath: from + "/99", withIntermediateDirectories: true)
+        try "x".write(toFile: from + "/99/other.txt", atomically: true, encoding: .utf8)
+        let to = folder.path + "/copied"
+        func run() async throws -> String {
+            try await importStore(mlruns, "sqlite:///" + folder.path + "/swiftflow.db") {
+                $0.copyArtifacts = true
+                $0.artifactsFrom = from
+                $0.artifactsTo = to
+            }
+        }
+        let first = try await run()
+        #expect(first.contains("artifacts: 1 files"))
+        let copied = to + "/412/aaaa1111bbbb2222cccc3333dddd4444/artifacts/model/MLmodel"
+        #expect(try String(contentsOfFile: copied, encoding: .utf8) == "flavors: {}\n")
+        #expect(!FileManager.default.fileExists(atPath: to + "/99/other.txt"))
+        let second = try await run()
+        #expect(second.contains("artifacts: 0 files (0 bytes) copied, 1 already there"))
+    }
 }
