@@ -218,6 +218,7 @@ class Ctx:
         self.resume_runs = args.resume_runs
         self.kills = args.kills
         self.inject_fault = args.inject_fault
+        self.pg_dbs: list[str] = []  # databases this run created on --pg-url's server
 
     def ours(self, name: str, store: str, artifacts: Path, log: Path, env: dict | None = None,
              args: list[str] | None = None, file_store: bool = False) -> Server:
@@ -587,6 +588,7 @@ class Report:
     def __init__(self, case: str):
         self.case, self.failures, self.notes, self.compared = case, [], [], 0
         self.digest: dict[str, dict[str, int]] = {}  # request kind -> differing field path -> requests
+        self.skipped = False
 
     def fail(self, what: str, lines: list[str] | None = None, limit: int = 12) -> None:
         self.failures.append(what)
@@ -874,6 +876,7 @@ def copy_store(ctx: Ctx, source: str, target: str) -> None:
         shutil.copy(source[len("sqlite:///"):], target[len("sqlite:///"):])
     elif source.startswith("postgresql://"):
         admin_sql(ctx.pg_url, f'CREATE DATABASE "{db_name(target)}" TEMPLATE "{db_name(source)}"')
+        ctx.pg_dbs.append(db_name(target))
     else:
         shutil.copytree(source, target)
 
@@ -902,8 +905,10 @@ def tracking_case(ctx: Ctx, name: str, kind: str) -> Report:
         tag = f"{os.getpid()}_{int(time.time())}"
         source, target = pg_db(ctx.pg_url, f"import_src_{tag}"), pg_db(ctx.pg_url, f"import_dst_{tag}")
         admin_sql(ctx.pg_url, f'CREATE DATABASE "{db_name(source)}"')
+        ctx.pg_dbs.append(db_name(source))
         if not ctx.self_test:
             admin_sql(ctx.pg_url, f'CREATE DATABASE "{db_name(target)}"')
+            ctx.pg_dbs.append(db_name(target))
     file_store = kind == "file"
     env = {"MLFLOW_ALLOW_FILE_STORE": "true"} if file_store else {}
 
@@ -1216,6 +1221,7 @@ def resume_case(ctx: Ctx) -> Report:
     source = f"sqlite:///{src}"
     if ctx.self_test:
         print("    (--self-test: the import is what this case tests; skipped)")
+        report.skipped = True
         return report
     scratch = ctx.run_import(["--from", source, "--to", f"sqlite:///{d}/scratch.db", "--no-progress"])
     if not report.check(scratch.returncode == 0, f"scratch import exited {scratch.returncode}"):
@@ -1288,6 +1294,7 @@ def refusal_case(ctx: Ctx) -> Report:
     d.mkdir(parents=True)
     if ctx.self_test:
         print("    (--self-test: the import is what this case tests; skipped)")
+        report.skipped = True
         return report
     artifacts = d / "artifacts"
     src = d / "src.db"
@@ -1389,16 +1396,21 @@ def main() -> int:
         for server in list(Server.running):
             server.stop()
         if args.keep:
-            print(f"temporary files kept in {work}")
+            print(f"temporary files kept in {work}" + (f"; databases {', '.join(ctx.pg_dbs)}" if ctx.pg_dbs else ""))
         else:
             shutil.rmtree(work, ignore_errors=True)
+            for name in ctx.pg_dbs:
+                try:
+                    admin_sql(ctx.pg_url, f'DROP DATABASE IF EXISTS "{name}"')
+                except Exception as e:
+                    print(f"could not drop database {name}: {e}")
     for case, report, _ in results:
         if report.digest:
             print(f"== {case}: where the answers differ")
             report.print_digest()
     print(f"== summary ({time.time() - started:.0f} s{', self-test' if args.self_test else ''})")
     for case, report, took in results:
-        state = "PASS" if not report.failures else "FAIL"
+        state = "FAIL" if report.failures else "SKIP" if report.skipped else "PASS"
         print(f"{state} {case:9s} {report.compared:5d} requests compared, {len(report.failures)} failures, "
               f"{len(report.notes)} notes, {took:.0f} s")
     return 0 if all(not r.failures for _, r, _ in results) else 1
