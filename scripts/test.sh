@@ -12,6 +12,7 @@
 #                                        is started by scripts/postgres.sh and named in SWIFTFLOW_TEST_POSTGRES_URL)
 #   SKIP_S3=1 scripts/test.sh            without the S3 artifact tests (moto on loopback, scripts/s3.sh)
 #   SKIP_AUTH=1 scripts/test.sh          without the basic-auth tests (scripts/auth_test.py, auth_extras.py)
+#   SKIP_IMPORT=1 scripts/test.sh        without the import tests (scripts/import_old_schemas.py, import_compare.py)
 # With both, the whole conformance suite also runs against two replicas behind a round-robin proxy
 # (nginx, scripts/proxy.sh), on PostgreSQL with artifacts in S3, followed by the PostgreSQL outage test
 # (scripts/pg_outage.py).
@@ -284,6 +285,22 @@ if [ "${SKIP_AUTH:-0}" != 1 ]; then
     --admin-password "$AUTH_PASSWORD" --max-failed 3 --lockout-seconds 2 --log "$DATA_DIR/auth-extras/server.log" \
     || auth_fail extras
   kill -TERM "$AUTH_PID" 2>/dev/null || true
+fi
+
+# swiftflow import: MLflow databases at older schema heads (built with MLflow's own migrations), then
+# MLflow's stores filled by the official client, imported and read back through both servers, with
+# reruns, kills mid-import and refusals (scripts/import_compare.py).
+if [ "${SKIP_IMPORT:-0}" != 1 ]; then
+  "$VENV/bin/python" -c 'import flask_wtf' 2>/dev/null || "$VENV/bin/pip" install -q flask-wtf
+  IMPORT_ARGS=()
+  if [ -n "${SWIFTFLOW_TEST_POSTGRES_URL:-}" ]; then
+    "$VENV/bin/python" -c 'import psycopg' 2>/dev/null || "$VENV/bin/pip" install -q 'psycopg[binary]'
+    IMPORT_ARGS=(--pg-url "$SWIFTFLOW_TEST_POSTGRES_URL")
+  fi
+  echo "== import: MLflow databases at older schema heads"
+  "$VENV/bin/python" "$ROOT/scripts/import_old_schemas.py" --binary "$ROOT/.build/release/swiftflow"
+  echo "== import: MLflow's stores read back through both servers"
+  "$VENV/bin/python" "$ROOT/scripts/import_compare.py" "$ROOT/.build/release/swiftflow" "${IMPORT_ARGS[@]}"
 fi
 
 # The web UI in headless Chromium, against a second server with data of its own (the checks count rows).
