@@ -32,6 +32,10 @@ final class DatabaseSource: MLflowSource {
 
     func close() async { await database.close() }
 
+    /// The order MLflow lists tags, params and latest metrics in: the database's storage order, which
+    /// the target's inserts keep.
+    private var storageOrder: String { database.isSQLite ? "rowid" : "ctid" }
+
     private func has(_ table: String, _ column: String) -> Bool { columns[table]?.contains(column) ?? false }
 
     /// The column, or `fallback` (an SQL literal) in databases older than it.
@@ -79,7 +83,7 @@ final class DatabaseSource: MLflowSource {
         var tags: [Int64: [KeyValue]] = [:]
         if tables.contains("experiment_tags") {
             for row in try await database.rows(
-                "SELECT experiment_id, key, value FROM experiment_tags", types: [.int, .text, .text])
+                "SELECT experiment_id, key, value FROM experiment_tags ORDER BY \(storageOrder)", types: [.int, .text, .text])
             {
                 guard let id = row[0].int, let key = row[1].string else { continue }
                 tags[id, default: []].append(KeyValue(key: key, value: row[2].string ?? ""))
@@ -130,11 +134,11 @@ final class DatabaseSource: MLflowSource {
                 body(&runs[at], row)
             }
         }
-        try await each("SELECT run_uuid, key, value FROM params WHERE \(inList("run_uuid", ids.count))",
+        try await each("SELECT run_uuid, key, value FROM params WHERE \(inList("run_uuid", ids.count)) ORDER BY \(storageOrder)",
                        [.text, .text, .text]) { run, row in
             run.params.append(KeyValue(key: row[1].string ?? "", value: row[2].string ?? ""))
         }
-        try await each("SELECT run_uuid, key, value FROM tags WHERE \(inList("run_uuid", ids.count))",
+        try await each("SELECT run_uuid, key, value FROM tags WHERE \(inList("run_uuid", ids.count)) ORDER BY \(storageOrder)",
                        [.text, .text, .text]) { run, row in
             run.tags.append(KeyValue(key: row[1].string ?? "", value: row[2].string ?? ""))
         }
@@ -145,7 +149,7 @@ final class DatabaseSource: MLflowSource {
         }
         if tables.contains("latest_metrics") {
             for at in runs.indices { runs[at].latestMetrics = [] }
-            try await each("SELECT \(metricColumns) FROM latest_metrics WHERE \(inList("run_uuid", ids.count))",
+            try await each("SELECT \(metricColumns) FROM latest_metrics WHERE \(inList("run_uuid", ids.count)) ORDER BY \(storageOrder)",
                            metricTypes) { run, row in
                 run.latestMetrics?.append(Self.point(row))
             }

@@ -245,19 +245,23 @@ struct ImportTarget: Sendable {
 
     /// The run's latest value per key: MLflow's `latest_metrics` rows, and for keys without one the
     /// newest point by the store's rule (larger step, then later timestamp, then larger stored value).
+    /// In MLflow's order: its rows' order, then keys in the order first logged.
     static func latest(_ run: RunRecord) -> [MetricPoint] {
         var latest: [String: MetricPoint] = [:]
+        var firstLogged: [String] = []
         for point in run.metrics {
             guard let current = latest[point.key] else {
                 latest[point.key] = point
+                firstLogged.append(point.key)
                 continue
             }
             if (point.step, point.timestamp, point.value) > (current.step, current.timestamp, current.value) {
                 latest[point.key] = point
             }
         }
-        for point in run.latestMetrics ?? [] { latest[point.key] = point }
-        return latest.values.sorted { $0.key < $1.key }
+        let kept = run.latestMetrics ?? []
+        let keptKeys = Set(kept.map(\.key))
+        return kept + firstLogged.filter { !keptKeys.contains($0) }.compactMap { latest[$0] }
     }
 
     /// Writes the logged models not yet in the target.

@@ -82,6 +82,12 @@ extension DatabaseKind {
     /// MLflow's searches there): PostgreSQL's LIKE otherwise takes `\` as an escape character.
     var likeEscape: String { self == .sqlite ? "" : " ESCAPE ''" }
 
+    /// The rows' storage order (SQLite's `rowid`, PostgreSQL's `ctid`): the order in which MLflow's
+    /// SQL store lists a run's params, tags and latest metrics and an experiment's tags, since it reads
+    /// them without an ORDER BY. An update keeps a row's place in SQLite and moves it last in
+    /// PostgreSQL, in both stores alike.
+    package var storageOrder: String { self == .sqlite ? "rowid" : "ctid" }
+
     /// The type of the floating-point columns.
     package var doubleType: String { self == .sqlite ? "REAL" : "DOUBLE PRECISION" }
 

@@ -183,11 +183,12 @@ extension SQLTrackingStore {
         var rows: [any SQLRow] = []
         for start in stride(from: 0, to: found.count, by: Self.idsPerLoad) {
             let chunk = Array(found[start..<min(start + Self.idsPerLoad, found.count)])
-            var query = SQLQuery()
-            for (index, part) in Self.loadParts(modelInputs: modelInputs).enumerated() {
+            var query = SQLQuery("SELECT * FROM (")
+            for (index, part) in Self.loadParts(modelInputs: modelInputs, kind: db.kind).enumerated() {
                 query += index == 0 ? part : " UNION ALL " + part
                 db.kind.appendIsAny("run_id", chunk, to: &query)
             }
+            query += ") parts ORDER BY seq"
             rows += try await db.all(query)
         }
         var withInputs: Set<String> = []
@@ -231,18 +232,20 @@ extension SQLTrackingStore {
     /// Runs completed per query by `loadRuns`.
     static let idsPerLoad = 1000
 
-    /// The queries of `loadRuns`' union, each to be followed by the condition on run ids.
-    static func loadParts(modelInputs: Bool) -> [String] {
+    /// The queries of `loadRuns`' union, each to be followed by the condition on run ids. `seq` is the
+    /// storage order, in which MLflow lists params, tags and latest metrics (`DatabaseKind.storageOrder`).
+    static func loadParts(modelInputs: Bool, kind: DatabaseKind) -> [String] {
+        let seq = kind.storageOrder
         var parts = [
             "SELECT 0 AS part, run_id, key, CAST(NULL AS TEXT) AS text, value AS number, timestamp AS position, step, "
-                + "is_nan AS flag FROM latest_metrics WHERE ",
-            "SELECT 1, run_id, key, value, NULL, NULL, NULL, NULL FROM params WHERE ",
-            "SELECT 2, run_id, key, value, NULL, NULL, NULL, NULL FROM tags WHERE ",
-            "SELECT 3, run_id, model_id, NULL, NULL, position, step, NULL FROM run_model_outputs WHERE ",
-            "SELECT 4, run_id, NULL, NULL, NULL, NULL, NULL, NULL FROM run_inputs WHERE ",
+                + "is_nan AS flag, \(seq) AS seq FROM latest_metrics WHERE ",
+            "SELECT 1, run_id, key, value, NULL, NULL, NULL, NULL, \(seq) FROM params WHERE ",
+            "SELECT 2, run_id, key, value, NULL, NULL, NULL, NULL, \(seq) FROM tags WHERE ",
+            "SELECT 3, run_id, model_id, NULL, NULL, position, step, NULL, \(seq) FROM run_model_outputs WHERE ",
+            "SELECT 4, run_id, NULL, NULL, NULL, NULL, NULL, NULL, \(seq) FROM run_inputs WHERE ",
         ]
         if modelInputs {
-            parts.append("SELECT 5, run_id, model_id, NULL, NULL, position, NULL, NULL FROM run_model_inputs WHERE ")
+            parts.append("SELECT 5, run_id, model_id, NULL, NULL, position, NULL, NULL, \(seq) FROM run_model_inputs WHERE ")
         }
         return parts
     }

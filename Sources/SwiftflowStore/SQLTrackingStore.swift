@@ -140,6 +140,8 @@ public final class SQLTrackingStore: TrackingStore {
         guard !ids.isEmpty else { return [:] }
         var query = SQLQuery("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ")
         query.bindList(ids)
+        // MLflow's order: storage order (`DatabaseKind.storageOrder`).
+        query += " ORDER BY \(db.kind.storageOrder)"
         var tags: [Int64: [ExperimentTag]] = [:]
         for row in try await db.all(query) {
             let id = try row.decode(column: "experiment_id", as: Int64.self)

@@ -129,6 +129,43 @@ struct TrackingStoreTests {
         }
     }
 
+    /// MLflow's SQL store reads these without an ORDER BY: in storage order, which is logging order.
+    @Test("params, tags, latest metrics and experiment tags come back in logging order", arguments: Backend.all)
+    func loggingOrder(backend: Backend) async throws {
+        try await withStore(backend) { store, _ in
+            let experiment = try await store.createExperiment(
+                name: "order", artifactLocation: nil, tags: [KeyValue("zz", "1"), KeyValue("aa", "2")])
+            try await store.setExperimentTag(id: experiment, tag: KeyValue("mm", "3"))
+            let run = try await store.createRun(
+                experimentId: experiment, userId: "u", startTime: 1, runName: "r", tags: [KeyValue("zz", "1")])
+            let id = run.info.runId
+            try await store.logBatch(
+                runId: id, metrics: [Metric(key: "zm", value: 1, timestamp: 1, step: 0)],
+                params: [KeyValue("zp", "1"), KeyValue("ap", "2")], tags: [KeyValue("aa", "x")])
+            // PostgreSQL's trigger upserts a batch's latest values in key order; requests keep their order.
+            try await store.logBatch(runId: id, metrics: [Metric(key: "am", value: 1, timestamp: 1, step: 0)], params: [], tags: [])
+            try await store.setTag(runId: id, tag: KeyValue("mm", "y"))
+            let loaded = try await store.getRun(id: id)
+            #expect(loaded.params.map(\.key) == ["zp", "ap"])
+            #expect(loaded.tags.map(\.key) == ["zz", "mlflow.runName", "aa", "mm"])
+            #expect(loaded.metrics.map(\.key) == ["zm", "am"])
+            #expect(try await store.getExperiment(id: experiment).tags.map(\.key) == ["zz", "aa", "mm"])
+            if backend == .sqlite {
+                // An update keeps the row's place, as in MLflow on SQLite.
+                try await store.setTag(runId: id, tag: KeyValue("zz", "2"))
+                try await store.logBatch(runId: id, metrics: [Metric(key: "zm", value: 2, timestamp: 2, step: 1)], params: [], tags: [])
+                let updated = try await store.getRun(id: id)
+                #expect(updated.tags.map(\.key) == ["zz", "mlflow.runName", "aa", "mm"])
+                #expect(updated.metrics.map(\.key) == ["zm", "am"])
+                // And within one batch, points keep their order.
+                try await store.logBatch(runId: id, metrics: [
+                    Metric(key: "zb", value: 1, timestamp: 1, step: 0), Metric(key: "ab", value: 1, timestamp: 1, step: 0),
+                ], params: [], tags: [])
+                #expect(try await store.getRun(id: id).metrics.map(\.key) == ["zm", "am", "zb", "ab"])
+            }
+        }
+    }
+
     @Test("latest metric: max step, then max timestamp, then max value, whatever the logging order", arguments: Backend.all)
     func latestMetricRule(backend: Backend) async throws {
         try await withStore(backend) { store, _ in
