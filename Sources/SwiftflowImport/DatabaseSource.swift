@@ -295,7 +295,7 @@ final class DatabaseSource: MLflowSource {
         }
         if tables.contains("registered_model_tags") {
             for row in try await database.rows(
-                "SELECT name, key, value FROM registered_model_tags WHERE \(scope)", types: [.text, .text, .text])
+                "SELECT name, key, value FROM registered_model_tags WHERE \(scope) ORDER BY \(storageOrder)", types: [.text, .text, .text])
             {
                 guard let name = row[0].string, let at = index[name] else { continue }
                 models[at].tags.append(KeyValue(key: row[1].string ?? "", value: row[2].string ?? ""))
@@ -322,7 +322,7 @@ final class DatabaseSource: MLflowSource {
         }
         if tables.contains("model_version_tags") {
             for row in try await database.rows(
-                "SELECT name, version, key, value FROM model_version_tags WHERE \(scope)", types: [.text, .int, .text, .text])
+                "SELECT name, version, key, value FROM model_version_tags WHERE \(scope) ORDER BY \(storageOrder)", types: [.text, .int, .text, .text])
             {
                 guard let name = row[0].string, let at = index[name], let version = row[1].int,
                       let versionAt = models[at].versions.firstIndex(where: { $0.version == version }) else { continue }

@@ -110,7 +110,8 @@ public final class SQLRegistryStore: RegistryStore {
         tagQuery.bindList(modelIds)
         tagQuery += " AND version IN "
         tagQuery.bindList(numbers)
-        tagQuery += " ORDER BY model_id, version, key"
+        // MLflow lists a version's tags in storage order (`DatabaseKind.storageOrder`).
+        tagQuery += " ORDER BY model_id, version, \(db.kind.storageOrder)"
         var tags: [Key: [ModelVersionTag]] = [:]
         for row in try await db.all(tagQuery) {
             let row = columns(row)
@@ -212,7 +213,7 @@ public final class SQLRegistryStore: RegistryStore {
         let ids = rows.map(\.id)
         var tagQuery = SQLQuery("SELECT model_id, key, value FROM registered_model_tags WHERE model_id IN ")
         tagQuery.bindList(ids)
-        tagQuery += " ORDER BY model_id, key"
+        tagQuery += " ORDER BY model_id, \(db.kind.storageOrder)"
         var tags: [Int64: [RegisteredModelTag]] = [:]
         for row in try await db.all(tagQuery) {
             let row = columns(row)

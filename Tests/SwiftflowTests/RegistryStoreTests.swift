@@ -22,6 +22,19 @@ private func addVersions(_ registry: SQLRegistryStore, _ name: String, count: In
 
 @Suite("Embedded registry store")
 struct RegistryStoreTests {
+    @Test("model and version tags come back in the order set, as MLflow lists them", arguments: Backend.all)
+    func tagOrder(backend: Backend) async throws {
+        try await withRegistry(backend) { registry, _ in
+            _ = try await registry.createRegisteredModel(name: "m", tags: [KeyValue("zz", "1"), KeyValue("aa", "2")], description: nil)
+            try await registry.setRegisteredModelTag(name: "m", tag: KeyValue("mm", "3"))
+            _ = try await registry.createModelVersion(
+                name: "m", source: "s", runId: nil, tags: [KeyValue("zv", "1")], runLink: nil, description: nil)
+            try await registry.setModelVersionTag(name: "m", version: "1", tag: KeyValue("av", "2"))
+            #expect(try await registry.getRegisteredModel(name: "m").tags.map(\.key) == ["zz", "aa", "mm"])
+            #expect(try await registry.getModelVersion(name: "m", version: "1").tags.map(\.key) == ["zv", "av"])
+        }
+    }
+
     @Test("a selective tag filter gives the same versions, in the same order, as a scan", arguments: Backend.all)
     func tagDrivenVersionSearch(backend: Backend) async throws {
         try await withRegistry(backend) { registry, _ in
